@@ -1,0 +1,3 @@
+"""The alert model and lifecycle, the notification outbox and (later) the sinks.
+
+Knows nothing of carriers: an alert is a kind, a severity, a subject and a state."""

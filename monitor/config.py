@@ -1,0 +1,327 @@
+"""parcelwatch.toml: read once, validated strictly, with errors that name the file and key.
+
+Every number here is a default taken from platform rules and national delivery statistics
+(see DESIGN.md, "Alert kinds and defaults"); platform rules change often, so all of them can
+be set globally and overridden per platform, carrier, destination province and warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from carriers.registry import CARRIERS, normalize_carrier
+from monitor.geo import DEFAULT_REMOTE, DEFAULT_VERY_REMOTE, normalize_province
+
+DEFAULT_CONFIG_PATH = Path("parcelwatch.toml")
+PLATFORMS = ("taobao", "tmall", "pinduoduo", "jd", "douyin", "kuaishou", "weixin", "other")
+
+
+class ConfigError(Exception):
+    """A config problem, phrased for the person editing the file."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        super().__init__(f"{source}: {key}: {reason}" if key else f"{source}: {reason}")
+        self.source = source
+        self.key = key
+        self.reason = reason
+
+
+def _parse_clock_time(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            hours, minutes = value.strip().split(":")
+            return time(int(hours), int(minutes))
+        except ValueError:
+            raise ValueError(f"expected a time of day as HH:MM (24-hour), got {value!r}") from None
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai'"
+        ) from None
+    return value
+
+
+def _province(value: Any) -> Any:
+    if value is None:
+        return None
+    name = normalize_province(str(value))
+    if name is None:
+        raise ValueError(f"unknown province {value!r}; use a name such as 浙江, 新疆 or Xinjiang")
+    return name
+
+
+ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+ProvinceName = Annotated[str, BeforeValidator(_province)]
+Hours = Annotated[float, Field(gt=0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(Strict):
+    url: str = "sqlite:///parcelwatch.db"
+
+
+class WarehouseConfig(Strict):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    province: ProvinceName | None = None  # origin, for distance bands
+    timezone: TimeZoneName = "Asia/Shanghai"
+    cutoff: ClockTime = time(16, 0)
+    ship_by: ClockTime = time(18, 0)
+    calendar: Literal["cn", "every-day", "weekdays"] = "cn"
+    closed: list[date] = []
+    open: list[date] = []
+
+    @model_validator(mode="after")
+    def _ship_by_after_cutoff(self) -> WarehouseConfig:
+        if self.ship_by < self.cutoff:
+            raise ValueError(f"ship_by {self.ship_by:%H:%M} is before cutoff {self.cutoff:%H:%M}")
+        return self
+
+
+class PlatformRule(Strict):
+    ship_promise_hours: Hours | None = None
+    # Late-shipment compensation, for the estimate in ship_deadline_breached's detail.
+    late_ship_penalty_ratio: float | None = Field(default=None, ge=0, le=1)
+    late_ship_penalty_min: float | None = Field(default=None, ge=0)
+    late_ship_penalty_max: float | None = Field(default=None, ge=0)
+    late_ship_penalty_fixed: float | None = Field(default=None, ge=0)
+    # Uploading a tracking number the carrier never scans (Pinduoduo: 20 ¥ an order).
+    fake_ship_penalty: float | None = Field(default=None, ge=0)
+
+
+# Taobao/Tmall: 5 % of the price, 5–30 ¥; Pinduoduo: 3 ¥ (reference/domain-rules.md §1).
+_TAOBAO_PENALTY = PlatformRule(
+    late_ship_penalty_ratio=0.05, late_ship_penalty_min=5, late_ship_penalty_max=30
+)
+
+
+class PlatformsConfig(Strict):
+    default_ship_promise_hours: Hours = 48
+    taobao: PlatformRule = _TAOBAO_PENALTY
+    tmall: PlatformRule = _TAOBAO_PENALTY
+    pinduoduo: PlatformRule = PlatformRule(late_ship_penalty_fixed=3, fake_ship_penalty=20)
+    jd: PlatformRule = PlatformRule()
+    douyin: PlatformRule = PlatformRule()
+    kuaishou: PlatformRule = PlatformRule()
+    weixin: PlatformRule = PlatformRule()
+    other: PlatformRule = PlatformRule()
+
+    def rule(self, platform: str) -> PlatformRule:
+        value = getattr(self, platform, None)
+        return value if isinstance(value, PlatformRule) else self.other
+
+
+class CarrierConfig(Strict):
+    adapter: Literal["kuaidi100", "17track", "aftership", "sim"] = "sim"
+    code: str | None = None  # the carrier's code in that API
+    base_url: str | None = None
+    names: list[str] = []  # further names import files use for this carrier
+
+
+class StalledHours(Strict):
+    picked_up: Hours = 24  # JD: no update > 24 h after pickup
+    in_transit: Hours = 48
+    out_for_delivery: Hours = 24
+    available_for_pickup: Hours = 72
+
+
+class DelayedHours(Strict):
+    """Default transit allowance after pickup by distance band, used until a lane has
+    enough history and when the carrier gives no estimate."""
+
+    same_province: Hours = 48
+    adjacent: Hours = 72
+    cross_region: Hours = 96
+    remote: Hours = 168
+
+
+class IncidentConfig(Strict):
+    min_parcels: int = Field(default=20, ge=1)
+    min_share: float = Field(default=0.03, gt=0, le=1)
+    baseline_factor: float = Field(default=2.0, ge=1)
+    baseline_days: int = Field(default=28, ge=1)
+
+
+class StalledHoursPatch(Strict):
+    picked_up: Hours | None = None
+    in_transit: Hours | None = None
+    out_for_delivery: Hours | None = None
+    available_for_pickup: Hours | None = None
+
+
+class DelayedHoursPatch(Strict):
+    same_province: Hours | None = None
+    adjacent: Hours | None = None
+    cross_region: Hours | None = None
+    remote: Hours | None = None
+
+
+class ThresholdPatch(Strict):
+    """The thresholds an override may change; anything left out keeps the wider value."""
+
+    ship_promise_hours: Hours | None = None
+    ship_risk_hours: Hours | None = None
+    ship_risk_critical_hours: Hours | None = None
+    no_pickup_scan_hours: Hours | None = None
+    stalled_hours: StalledHoursPatch | None = None
+    delayed_hours: DelayedHoursPatch | None = None
+    lost_after_days: Annotated[float, Field(gt=0)] | None = None
+
+
+class RuleOverride(ThresholdPatch):
+    carrier: str | None = None
+    province: ProvinceName | None = None
+    warehouse: str | None = None
+    platform: Literal[PLATFORMS] | None = None  # type: ignore[valid-type]
+
+    @field_validator("carrier")
+    @classmethod
+    def _known_carrier(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = normalize_carrier(value)
+        return code or value  # carriers only named in [carriers.*] are checked in Config
+
+    @property
+    def scope(self) -> dict[str, str]:
+        return {
+            k: v
+            for k in ("carrier", "province", "warehouse", "platform")
+            if (v := getattr(self, k)) is not None
+        }
+
+
+class RulesConfig(Strict):
+    ship_risk_hours: Hours = 36
+    ship_risk_critical_hours: Hours = 46
+    no_pickup_scan_hours: Hours = 24
+    stalled_hours: StalledHours = StalledHours()
+    delayed_hours: DelayedHours = DelayedHours()
+    lost_after_days: Annotated[float, Field(gt=0)] = 7
+    # In-transit stall allowance for remote destinations (PDD's remote list; 72 h / 120 h).
+    remote_stalled_hours: Hours = 72
+    very_remote_stalled_hours: Hours = 120
+    remote_provinces: list[ProvinceName] = sorted(DEFAULT_REMOTE)
+    very_remote_provinces: list[ProvinceName] = sorted(DEFAULT_VERY_REMOTE)
+    incident: IncidentConfig = IncidentConfig()
+    override: list[RuleOverride] = []
+
+
+class Config(Strict):
+    database: DatabaseConfig = DatabaseConfig()
+    warehouses: list[WarehouseConfig] = []
+    platforms: PlatformsConfig = PlatformsConfig()
+    carriers: dict[str, CarrierConfig] = {}
+    rules: RulesConfig = RulesConfig()
+    # Kept as raw tables until the sinks land; validated there.
+    sinks: list[dict[str, Any]] = []
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        ids = [w.id for w in self.warehouses]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"warehouse id {dupes[0]!r} is defined twice")
+        known_carriers = set(CARRIERS) | set(self.carriers)
+        for index, rule in enumerate(self.rules.override):
+            if rule.carrier is not None and rule.carrier not in known_carriers:
+                raise ValueError(
+                    f"rules.override[{index}].carrier: unknown carrier {rule.carrier!r}; use a "
+                    f"code such as {', '.join(sorted(CARRIERS)[:6])}, or add [carriers.<code>]"
+                )
+            if rule.warehouse is not None and ids and rule.warehouse not in ids:
+                raise ValueError(
+                    f"rules.override[{index}].warehouse: unknown warehouse {rule.warehouse!r} "
+                    f"(configured: {', '.join(ids)})"
+                )
+        return self
+
+    def warehouse(self, warehouse_id: str) -> WarehouseConfig | None:
+        return next((w for w in self.warehouses if w.id == warehouse_id), None)
+
+    def carrier_aliases(self) -> dict[str, str]:
+        """Extra carrier names from [carriers.<code>] names = [...], keyed like the registry."""
+        aliases: dict[str, str] = {}
+        for code, carrier in self.carriers.items():
+            for name in (code, *carrier.names):
+                aliases["".join(name.split()).casefold()] = code
+        return aliases
+
+
+def _describe_location(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif part.startswith(("function-", "literal[")) or part in ("str", "float", "int"):
+            continue
+        else:
+            key += f".{part}" if key else part
+    return key
+
+
+def _message(error: Any) -> str:
+    msg = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        return "unknown key (check the spelling against `parcelwatch init`)"
+    msg = msg.removeprefix("Value error, ")
+    if "input" in error and error["type"] not in ("missing",):
+        given = error["input"]
+        if not isinstance(given, dict | list):
+            msg += f" (got {given!r})"
+    return msg
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(source, _describe_location(first["loc"]), _message(first)) from exc
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """The file named (or ./parcelwatch.toml when it exists), then PARCELWATCH_* variables.
+
+    A missing default file is fine (built-in defaults); a missing named file is an error."""
+    env = dict(os.environ if env is None else env)
+    explicit = path is not None or "PARCELWATCH_CONFIG" in env
+    file = Path(path if path is not None else env.get("PARCELWATCH_CONFIG", DEFAULT_CONFIG_PATH))
+    data: dict[str, Any] = {}
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(file), "", f"not valid TOML: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(file), "", f"cannot read: {exc}") from exc
+    elif explicit:
+        raise ConfigError(str(file), "", "no such file (create one with `parcelwatch init`)")
+    if url := env.get("PARCELWATCH_DATABASE_URL"):
+        data.setdefault("database", {})["url"] = url
+    return parse_config(data, str(file))

@@ -1,0 +1,288 @@
+"""One order from an ERP export or the API, checked and normalised into a ShipmentRecord.
+
+Column names may be canonical (`order_id`) or the Chinese headers of common ERP exports
+(订单编号); carriers may be codes or common names (中通快递, ZTO); provinces any of their
+names. Times without a zone are in the warehouse's zone. A row that cannot be trusted raises
+RowError naming the column and the reason, so the importer can report it by line and go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from carriers.registry import CARRIERS, normalize_carrier
+from carriers.status import ParcelStatus, parse_status
+from monitor.config import PLATFORMS, Config
+from monitor.geo import normalize_province, province_from_address
+
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "order_id": ("订单号", "订单编号", "主订单编号", "平台订单号", "order id", "orderid"),
+    "platform": ("平台", "来源平台", "销售平台"),
+    "shop": ("店铺", "店铺名称"),
+    "warehouse": ("仓库", "发货仓库", "仓库编码"),
+    "paid_at": ("付款时间", "支付时间", "订单付款时间"),
+    "carrier": ("快递公司", "物流公司", "承运商"),
+    "tracking_number": ("快递单号", "运单号", "物流单号"),
+    "shipped_at": ("发货时间",),
+    "province": ("收货省份", "省", "省份"),
+    "city": ("收货城市", "市", "城市"),
+    "address": ("收货地址", "详细地址"),
+    "amount": ("实付金额", "订单金额", "金额", "支付金额"),
+    "picked_up_at": ("揽收时间",),
+    "delivered_at": ("签收时间",),
+    "last_event_at": ("最后更新时间", "物流更新时间"),
+    "status": ("物流状态",),
+}
+_HEADER_LOOKUP = {
+    key.casefold(): canonical
+    for canonical, aliases in COLUMN_ALIASES.items()
+    for key in (canonical, *aliases)
+}
+REQUIRED_COLUMNS = ("order_id", "paid_at")
+TIME_FIELDS = ("paid_at", "shipped_at", "picked_up_at", "delivered_at", "last_event_at")
+
+PLATFORM_NAMES: dict[str, str] = {
+    "淘宝": "taobao",
+    "taobao": "taobao",
+    "天猫": "tmall",
+    "tmall": "tmall",
+    "拼多多": "pinduoduo",
+    "pdd": "pinduoduo",
+    "pinduoduo": "pinduoduo",
+    "京东": "jd",
+    "jd": "jd",
+    "抖音": "douyin",
+    "抖店": "douyin",
+    "douyin": "douyin",
+    "快手": "kuaishou",
+    "kuaishou": "kuaishou",
+    "微信": "weixin",
+    "视频号": "weixin",
+    "微信小店": "weixin",
+    "weixin": "weixin",
+    "other": "other",
+    "其他": "other",
+}
+
+
+def canonical_header(name: str) -> str | None:
+    return _HEADER_LOOKUP.get(name.strip().lstrip("\ufeff").casefold())
+
+
+class RowError(ValueError):
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(f"{column}: {reason}")
+        self.column = column
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ShipmentRecord:
+    order_id: str
+    platform: str
+    shop: str | None
+    warehouse: str
+    carrier: str | None
+    tracking_number: str | None
+    province: str | None
+    city: str | None
+    address: str | None
+    amount: float | None
+    paid_at: datetime
+    shipped_at: datetime | None
+    picked_up_at: datetime | None
+    delivered_at: datetime | None
+    last_event_at: datetime | None
+    status: str
+    sub_reason: str | None
+
+    def order_hash(self) -> str:
+        """Fingerprint of everything the import sets, so re-importing a row is a no-op."""
+        values = {
+            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()
+        }
+        return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+_TIME_PATTERNS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%d")
+
+
+def parse_time(value: str, zone: ZoneInfo) -> datetime:
+    text = value.strip().replace("/", "-").replace("T", " ")
+    text = re.sub(r"\s+", " ", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        # Excel likes "2026-11-24 9:05" (single-digit hour), which ISO parsing refuses.
+        for pattern in _TIME_PATTERNS:
+            try:
+                parsed = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"not a date and time: {value!r} (expected e.g. 2026-11-24 14:30:00)")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+class RecordParser:
+    """Turns raw column->value mappings into ShipmentRecords for one config."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.carrier_aliases = config.carrier_aliases()
+        self.zones = {w.id: ZoneInfo(w.timezone) for w in config.warehouses}
+        self.default_warehouse = config.warehouses[0].id if len(config.warehouses) == 1 else None
+
+    def parse(self, raw: dict[str, Any]) -> ShipmentRecord:
+        row = {k: ("" if v is None else str(v).strip()) for k, v in raw.items()}
+        order_id = row.get("order_id", "")
+        if not order_id:
+            raise RowError("order_id", "missing order id")
+        warehouse = self._warehouse(row.get("warehouse", ""))
+        zone = self.zones.get(warehouse, ZoneInfo("Asia/Shanghai"))
+        times = {name: self._time(row, name, zone) for name in TIME_FIELDS}
+        if times["paid_at"] is None:
+            raise RowError("paid_at", "missing payment time")
+        carrier = self._carrier(row.get("carrier", ""))
+        tracking = row.get("tracking_number") or None
+        if tracking and carrier is None:
+            raise RowError("carrier", "a tracking number needs its carrier")
+        status, sub_reason = self._status(row.get("status", ""), times, tracking)
+        if times["shipped_at"] is None and (tracking or times["picked_up_at"]):
+            times["shipped_at"] = times["picked_up_at"] or times["last_event_at"]
+            if times["shipped_at"] is None:
+                raise RowError("shipped_at", "a tracking number needs its shipping time (发货时间)")
+        if status == ParcelStatus.DELIVERED and times["delivered_at"] is None:
+            times["delivered_at"] = times["last_event_at"]
+        self._check_order(times)
+        if times["last_event_at"] is None:
+            seen = [t for t in (times["picked_up_at"], times["delivered_at"]) if t is not None]
+            times["last_event_at"] = max(seen) if seen else None
+        province, city = self._destination(row)
+        return ShipmentRecord(
+            order_id=order_id,
+            platform=self._platform(row.get("platform", "")),
+            shop=row.get("shop") or None,
+            warehouse=warehouse,
+            carrier=carrier,
+            tracking_number=tracking,
+            province=province,
+            city=city,
+            address=row.get("address") or None,
+            amount=self._amount(row.get("amount", "")),
+            paid_at=times["paid_at"],
+            shipped_at=times["shipped_at"],
+            picked_up_at=times["picked_up_at"],
+            delivered_at=times["delivered_at"],
+            last_event_at=times["last_event_at"],
+            status=status.value,
+            sub_reason=sub_reason,
+        )
+
+    def _warehouse(self, value: str) -> str:
+        if not value:
+            if self.default_warehouse:
+                return self.default_warehouse
+            raise RowError("warehouse", "missing warehouse (more than one is configured)")
+        if self.config.warehouses and value not in self.zones:
+            known = ", ".join(self.zones)
+            raise RowError(
+                "warehouse",
+                f"unknown warehouse {value!r} (configured: {known}); add a [[warehouses]] entry",
+            )
+        return value
+
+    @staticmethod
+    def _time(row: dict[str, str], name: str, zone: ZoneInfo) -> datetime | None:
+        value = row.get(name, "")
+        if not value:
+            return None
+        try:
+            return parse_time(value, zone)
+        except ValueError as exc:
+            raise RowError(name, str(exc)) from None
+
+    def _carrier(self, value: str) -> str | None:
+        if not value:
+            return None
+        code = normalize_carrier(value, self.carrier_aliases)
+        if code is None:
+            raise RowError(
+                "carrier",
+                f"unknown carrier {value!r} (known: {', '.join(CARRIERS)}; "
+                "add others under [carriers.<code>] with names = [...])",
+            )
+        return code
+
+    @staticmethod
+    def _status(
+        value: str, times: dict[str, datetime | None], tracking: str | None
+    ) -> tuple[ParcelStatus, str | None]:
+        if value:
+            parsed = parse_status(value)
+            if parsed is None:
+                raise RowError("status", f"unknown status {value!r}")
+            return parsed
+        if times["delivered_at"]:
+            return ParcelStatus.DELIVERED, None
+        if times["picked_up_at"]:
+            return ParcelStatus.IN_TRANSIT, None
+        if times["shipped_at"] or tracking:
+            return ParcelStatus.LABEL_CREATED, None
+        return ParcelStatus.AWAITING_SHIPMENT, None
+
+    @staticmethod
+    def _check_order(times: dict[str, datetime | None]) -> None:
+        picked, delivered = times["picked_up_at"], times["delivered_at"]
+        if picked and delivered and delivered < picked:
+            raise RowError("delivered_at", "delivered before it was picked up")
+        paid, shipped = times["paid_at"], times["shipped_at"]
+        if paid and shipped and (paid - shipped).total_seconds() > 86400:
+            raise RowError("shipped_at", "shipped more than a day before it was paid")
+
+    @staticmethod
+    def _platform(value: str) -> str:
+        if not value:
+            return "other"
+        name = PLATFORM_NAMES.get(value.casefold()) or PLATFORM_NAMES.get(value)
+        if name is None and value.casefold() in PLATFORMS:
+            name = value.casefold()
+        return name or "other"
+
+    @staticmethod
+    def _amount(value: str) -> float | None:
+        if not value:
+            return None
+        try:
+            amount = float(value.replace(",", "").replace("¥", "").replace("￥", ""))
+        except ValueError:
+            raise RowError("amount", f"not a number: {value!r}") from None
+        if amount < 0:
+            raise RowError("amount", f"negative amount {amount}")
+        return amount
+
+    @staticmethod
+    def _destination(row: dict[str, str]) -> tuple[str | None, str | None]:
+        given, city, address = (
+            row.get("province", ""),
+            row.get("city") or None,
+            row.get("address", ""),
+        )
+        if given:
+            province = normalize_province(given)
+            if province is None:
+                raise RowError("province", f"unknown province {given!r}")
+        else:
+            province = None
+        if address and (province is None or city is None):
+            derived_province, derived_city = province_from_address(address)
+            province = province or derived_province
+            city = city or derived_city
+        return province, city

@@ -1,0 +1,176 @@
+"""The alert queue as warehouse leads work it: list, acknowledge, assign, snooze, comment,
+resolve. Each action is a compare-and-set update (two leads clicking at once cannot both
+win), recorded in the alert's history with who and when; a manual resolve is also announced
+through the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, case, func, insert, select, update
+
+from alerts.model import ALLOWED_FROM, Action, AlertState, Resolution
+from monitor.detection import outbox_payload
+from monitor.store.models import Alert, AlertEvent, OutboxMessage
+
+ALERTS = Alert.__table__  # type: ignore[attr-defined]
+EVENTS = AlertEvent.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+A = ALERTS.c
+FILTERS = ("state", "kind", "severity", "carrier", "warehouse", "province", "platform")
+
+
+class ActionError(Exception):
+    def __init__(self, message: str, *, not_found: bool = False) -> None:
+        super().__init__(message)
+        self.not_found = not_found
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    state: str | None = None
+    kind: str | None = None
+    severity: str | None = None
+    carrier: str | None = None
+    warehouse: str | None = None
+    province: str | None = None
+    platform: str | None = None
+
+    def where(self) -> list[Any]:
+        clauses = []
+        for name in FILTERS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name == "state" and value == "active":  # open or acknowledged
+                clauses.append(A.state != AlertState.RESOLVED.value)
+            else:
+                clauses.append(A[name] == value)
+        return clauses
+
+
+def list_alerts(
+    engine: Engine, where: AlertFilter = AlertFilter(), limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Most severe first, then oldest condition first."""
+    severity_rank = case((A.severity == "critical", 2), (A.severity == "warning", 1), else_=0)
+    query = (
+        select(ALERTS)
+        .where(*where.where())
+        .order_by(severity_rank.desc(), A.since.asc(), A.id.asc())
+        .limit(limit)
+        .offset(offset)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def count_alerts(engine: Engine, where: AlertFilter = AlertFilter()) -> dict[str, int]:
+    """Open counts per kind for the same filter: the numbers at the top of the queue."""
+    query = select(A.kind, func.count()).where(*where.where()).group_by(A.kind)
+    with engine.connect() as conn:
+        return {kind: int(n) for kind, n in conn.execute(query)}
+
+
+def get_alert(engine: Engine, alert_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(ALERTS).where(A.id == alert_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def history(engine: Engine, alert_id: int) -> list[dict[str, Any]]:
+    query = select(EVENTS).where(EVENTS.c.alert_id == alert_id).order_by(EVENTS.c.id)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def act(
+    engine: Engine,
+    alert_id: int,
+    action: Action,
+    actor: str,
+    now: datetime,
+    *,
+    note: str | None = None,
+    assignee: str | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """Apply one manual action; returns the alert as it is afterwards."""
+    allowed = [s.value for s in ALLOWED_FROM[action]]
+    values: dict[str, Any] = {"updated_at": now}
+    to_state: str | None = None
+    if action == Action.ACKNOWLEDGE:
+        values["state"] = to_state = AlertState.ACKNOWLEDGED.value
+    elif action == Action.ASSIGN:
+        if not assignee:
+            raise ActionError("assign needs the person to assign to")
+        values["assignee"] = assignee
+        note = note or assignee
+    elif action == Action.SNOOZE:
+        if until is None or until <= now:
+            raise ActionError("snooze needs a time in the future")
+        values["snoozed_until"] = until
+        note = note or until.isoformat()
+    elif action == Action.COMMENT:
+        if not note or not note.strip():
+            raise ActionError("comment needs some text")
+        values = {}
+    elif action == Action.RESOLVE:
+        values |= {
+            "state": AlertState.RESOLVED.value,
+            "resolution": Resolution.MANUAL.value,
+            "resolved_at": now,
+        }
+        to_state = AlertState.RESOLVED.value
+
+    with engine.begin() as conn:
+        current = conn.execute(select(A.state).where(A.id == alert_id)).scalar()
+        if current is None:
+            raise ActionError(f"no alert with id {alert_id}", not_found=True)
+        if values:
+            changed = conn.execute(
+                update(ALERTS).where(A.id == alert_id, A.state.in_(allowed)).values(**values)
+            ).rowcount
+        else:
+            changed = 1 if current in allowed else 0
+        if not changed:
+            raise ActionError(f"alert {alert_id} is {current}; cannot {action.value} it")
+        conn.execute(
+            insert(EVENTS).values(
+                alert_id=alert_id,
+                at=now,
+                actor=actor,
+                action=_past_tense(action),
+                from_state=current,
+                to_state=to_state,
+                note=note,
+            )
+        )
+        alert = dict(conn.execute(select(ALERTS).where(A.id == alert_id)).one()._mapping)
+        if action == Action.RESOLVE:
+            stamp = int(now.timestamp() * 1_000_000)
+            conn.execute(
+                insert(OUTBOX).values(
+                    alert_id=alert_id,
+                    event="resolved",
+                    payload=outbox_payload(alert, "resolved") | {"actor": actor, "note": note},
+                    idempotency_key=f"alert-{alert_id}-resolved-{stamp}",
+                    created_at=now,
+                    available_at=now,
+                    attempts=0,
+                )
+            )
+    return alert
+
+
+def _past_tense(action: Action) -> str:
+    return {
+        Action.ACKNOWLEDGE: "acknowledged",
+        Action.ASSIGN: "assigned",
+        Action.SNOOZE: "snoozed",
+        Action.COMMENT: "commented",
+        Action.RESOLVE: "resolved",
+    }[action]

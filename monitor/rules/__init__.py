@@ -1,0 +1,68 @@
+"""Exception rules: pure, vectorised functions of a parcel frame and a moment.
+
+`evaluate(parcels, now, config)` runs every parcel-level rule, then groups their output into
+carrier incidents. The result has one row per (kind, parcel) in the EXCEPTION_COLUMNS shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import pandas as pd
+
+from alerts.model import SEVERITY_RANK
+from monitor.config import Config
+from monitor.rules import reported, shipping, transit
+from monitor.rules.base import EXCEPTION_COLUMNS, PARCEL_COLUMNS, TIME_COLUMNS, RuleContext
+from monitor.rules.incidents import BASELINE_COLUMNS, carrier_incidents
+
+Rule = Callable[[RuleContext], "pd.DataFrame | list[pd.DataFrame]"]
+
+PARCEL_RULES: tuple[Rule, ...] = (
+    shipping.unshipped_past_cutoff,
+    shipping.ship_deadline,
+    transit.no_pickup_scan,
+    transit.stalled,
+    transit.delayed,
+    transit.lost,
+    reported.carrier_reported,
+)
+
+__all__ = [
+    "BASELINE_COLUMNS",
+    "EXCEPTION_COLUMNS",
+    "PARCEL_COLUMNS",
+    "TIME_COLUMNS",
+    "evaluate",
+]
+
+
+def evaluate(
+    parcels: pd.DataFrame,
+    now: datetime | pd.Timestamp,
+    config: Config,
+    incident_baseline: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    moment = pd.Timestamp(now)
+    if moment.tzinfo is None:
+        raise ValueError("`now` must be timezone-aware")
+    ctx = RuleContext(parcels, moment.tz_convert("UTC"), config)
+    frames: list[pd.DataFrame] = []
+    for rule in PARCEL_RULES:
+        result = rule(ctx)
+        frames.extend(result if isinstance(result, list) else [result])
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in EXCEPTION_COLUMNS})
+    exceptions = pd.concat(frames, ignore_index=True)
+    # The lost rule can fire twice for one parcel (declared and silent): one alert.
+    exceptions = exceptions.drop_duplicates(["kind", "shipment_id"], keep="first")
+    incidents = carrier_incidents(ctx, exceptions, incident_baseline)
+    if not incidents.empty:
+        exceptions = pd.concat([exceptions, incidents], ignore_index=True)
+    rank = exceptions["severity"].map({s.value: r for s, r in SEVERITY_RANK.items()})
+    order = pd.DataFrame({"rank": -rank, "since": exceptions["since"]}).sort_values(
+        ["rank", "since"], kind="stable"
+    )
+    return exceptions.loc[order.index].reset_index(drop=True)

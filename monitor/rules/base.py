@@ -1,0 +1,136 @@
+"""What every rule receives and returns.
+
+A rule is a pure function of a frame of parcels and a moment: `rule(ctx) -> DataFrame` with
+one row per exception in the EXCEPTION_COLUMNS shape. Rules never open a session, so
+`parcelwatch detect --at` and the tests can ask any of them "what is true at 18:00?".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitor.config import Config
+from monitor.geo import distance_band
+from monitor.rules import thresholds
+
+# Columns of the parcel frame the rules read (see monitor/detection.py for the query).
+PARCEL_COLUMNS = (
+    "shipment_id",
+    "order_id",
+    "platform",
+    "warehouse",
+    "carrier",
+    "tracking_number",
+    "province",
+    "amount",
+    "paid_at",
+    "shipped_at",
+    "picked_up_at",
+    "delivered_at",
+    "last_event_at",
+    "expected_delivery_at",
+    "status",
+    "sub_reason",
+)
+TIME_COLUMNS = (
+    "paid_at",
+    "shipped_at",
+    "picked_up_at",
+    "delivered_at",
+    "last_event_at",
+    "expected_delivery_at",
+)
+SUBJECT_COLUMNS = (
+    "shipment_id",
+    "order_id",
+    "tracking_number",
+    "carrier",
+    "warehouse",
+    "province",
+    "platform",
+)
+EXCEPTION_COLUMNS = ("kind", "severity", *SUBJECT_COLUMNS, "since", "detail")
+
+HOUR = pd.Timedelta(hours=1)
+
+
+@dataclass
+class RuleContext:
+    parcels: pd.DataFrame
+    now: pd.Timestamp
+    config: Config
+
+    @cached_property
+    def thresholds(self) -> pd.DataFrame:
+        return thresholds.resolve(self.parcels, self.config)
+
+    @cached_property
+    def distance_bands(self) -> pd.Series:
+        """same_province | adjacent | cross_region | remote, from the warehouse's province."""
+        origin = {w.id: w.province for w in self.config.warehouses}
+        pairs = pd.DataFrame(
+            {
+                "origin": self.parcels["warehouse"].map(origin),
+                "destination": self.parcels["province"],
+            }
+        ).astype(object)
+        pairs = pairs.where(pairs.notna(), None)
+        unique = pairs.drop_duplicates()
+        bands = {
+            (o, d): distance_band(o, d)
+            for o, d in zip(unique["origin"], unique["destination"], strict=True)
+        }
+        keys = list(zip(pairs["origin"], pairs["destination"], strict=True))
+        return pd.Series([bands[k] for k in keys], index=self.parcels.index, dtype=object)
+
+    def hours_since(self, column: str | pd.Series) -> pd.Series:
+        values = self.parcels[column] if isinstance(column, str) else column
+        return (self.now - values) / HOUR
+
+    def status_in(self, *statuses: str) -> np.ndarray:
+        return self.parcels["status"].isin(statuses).to_numpy(dtype=bool)
+
+
+def emit(
+    ctx: RuleContext,
+    mask: np.ndarray | pd.Series,
+    kind: str,
+    severity: str | pd.Series,
+    since: pd.Series,
+    detail: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The exceptions for the parcels in `mask`. `detail` values may be scalars or Series
+    aligned with the parcels; they end up as one JSON-able dict per exception."""
+    mask = np.asarray(mask, dtype=bool)
+    rows = ctx.parcels.loc[mask, list(SUBJECT_COLUMNS)].copy()
+    rows.insert(0, "kind", str(kind))
+    rows.insert(
+        1,
+        "severity",
+        severity[mask].astype(str) if isinstance(severity, pd.Series) else str(severity),
+    )
+    rows["since"] = since[mask]
+    parts = {}
+    for key, value in (detail or {}).items():
+        parts[key] = _jsonable(value[mask]) if isinstance(value, pd.Series) else value
+    detail_frame = pd.DataFrame(parts, index=rows.index)
+    rows["detail"] = detail_frame.to_dict("records") if parts else [{} for _ in range(len(rows))]
+    return rows[list(EXCEPTION_COLUMNS)]
+
+
+def _jsonable(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.map(lambda v: None if pd.isna(v) else v.isoformat())
+    if pd.api.types.is_float_dtype(values.dtype):
+        return values.round(2).astype(object).where(values.notna(), None)
+    return values.astype(object).where(values.notna(), None)
+
+
+def empty_exceptions() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in EXCEPTION_COLUMNS})

@@ -1,0 +1,143 @@
+"""Rules on the carrier's side: the pickup scan, stalls, lateness and loss.
+
+Defaults and their sources: no pickup scan within 24 h of upload is Pinduoduo's "fake
+shipping" (20 ¥ an order); no update 24 h after pickup is JD's rule; 48/72/120 h in transit by
+remoteness is the platforms' stall rule; 7 days without a scan is treated as lost
+(reference/domain-rules.md §1 and §6.1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from alerts.model import AlertKind, Severity
+from carriers.status import MOVING_STATUSES, ParcelStatus
+from monitor.rules.base import HOUR, RuleContext, emit
+
+# Which stall allowance applies in which status.
+STALL_COLUMN = {
+    ParcelStatus.PICKED_UP: "stall_picked_up_h",
+    ParcelStatus.IN_TRANSIT: "stall_in_transit_h",
+    ParcelStatus.OUT_FOR_DELIVERY: "stall_out_for_delivery_h",
+    ParcelStatus.AVAILABLE_FOR_PICKUP: "stall_available_for_pickup_h",
+}
+DELAY_COLUMN = {
+    "same_province": "delay_same_province_h",
+    "adjacent": "delay_adjacent_h",
+    "cross_region": "delay_cross_region_h",
+    "remote": "delay_remote_h",
+}
+NOT_YET_PICKED_UP = (
+    ParcelStatus.AWAITING_SHIPMENT,
+    ParcelStatus.LABEL_CREATED,
+    ParcelStatus.UNKNOWN,
+)
+HEADING_TO_BUYER = (*MOVING_STATUSES, ParcelStatus.DELIVERY_FAILED)
+
+
+def no_pickup_scan(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.parcels
+    hours = ctx.thresholds["no_pickup_h"]
+    waiting = (p["shipped_at"].notna() & p["picked_up_at"].isna()).to_numpy(dtype=bool)
+    overdue = (ctx.hours_since("shipped_at") >= hours).to_numpy(dtype=bool, na_value=False)
+    mask = waiting & ctx.status_in(*NOT_YET_PICKED_UP) & overdue
+    fake_ship = ctx.config.platforms.rule("pinduoduo")
+    detail = {"threshold_hours": hours}
+    if fake_ship.fake_ship_penalty is not None:
+        detail["penalty_estimate_yuan"] = pd.Series(
+            np.where(p["platform"] == "pinduoduo", fake_ship.fake_ship_penalty, np.nan),
+            index=p.index,
+        )
+    return emit(
+        ctx,
+        mask,
+        AlertKind.NO_PICKUP_SCAN,
+        Severity.CRITICAL,
+        p["shipped_at"] + hours * HOUR,
+        detail,
+    )
+
+
+def _last_scan(ctx: RuleContext) -> pd.Series:
+    p = ctx.parcels
+    return p["last_event_at"].fillna(p["picked_up_at"])
+
+
+def _lost_by_silence(ctx: RuleContext) -> np.ndarray:
+    quiet = ctx.hours_since(_last_scan(ctx)) >= ctx.thresholds["lost_after_h"]
+    return ctx.status_in(*HEADING_TO_BUYER) & quiet.to_numpy(dtype=bool, na_value=False)
+
+
+def stalled(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.parcels
+    allowance = pd.Series(np.nan, index=p.index, dtype="float64")
+    for status, column in STALL_COLUMN.items():
+        rows = ctx.status_in(status)
+        allowance[rows] = ctx.thresholds.loc[rows, column]
+    last = _last_scan(ctx)
+    overdue = (ctx.hours_since(last) >= allowance).to_numpy(dtype=bool, na_value=False)
+    mask = overdue & ~_lost_by_silence(ctx)  # a lost parcel is no longer merely stalled
+    return emit(
+        ctx,
+        mask,
+        AlertKind.STALLED,
+        Severity.WARNING,
+        last + allowance * HOUR,
+        {"stage": p["status"], "threshold_hours": allowance, "last_scan_at": last},
+    )
+
+
+def expected_delivery(ctx: RuleContext) -> tuple[pd.Series, pd.Series]:
+    """The carrier's own estimate when it gave one, else pickup + the distance band's
+    allowance. Returns (expected instant, basis)."""
+    p = ctx.parcels
+    bands = ctx.distance_bands
+    allowance = pd.Series(np.nan, index=p.index, dtype="float64")
+    for band, column in DELAY_COLUMN.items():
+        rows = (bands == band).to_numpy(dtype=bool)
+        allowance[rows] = ctx.thresholds.loc[rows, column]
+    by_band = p["picked_up_at"] + allowance * HOUR
+    has_estimate = p["expected_delivery_at"].notna()
+    expected = p["expected_delivery_at"].where(has_estimate, by_band)
+    basis = pd.Series("distance_band:" + bands.astype(str), index=p.index, dtype=object)
+    basis[has_estimate.to_numpy(dtype=bool)] = "carrier_estimate"
+    return expected, basis
+
+
+def delayed(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.parcels
+    candidates = ctx.status_in(*HEADING_TO_BUYER) & p["picked_up_at"].notna().to_numpy(dtype=bool)
+    if not candidates.any():
+        return emit(ctx, candidates, AlertKind.DELAYED, Severity.WARNING, p["picked_up_at"])
+    expected, basis = expected_delivery(ctx)
+    mask = candidates & (expected <= ctx.now).to_numpy(dtype=bool, na_value=False)
+    return emit(
+        ctx,
+        mask,
+        AlertKind.DELAYED,
+        Severity.WARNING,
+        expected,
+        {"expected_delivery_at": expected, "basis": basis},
+    )
+
+
+def lost(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.parcels
+    last = _last_scan(ctx)
+    silent = _lost_by_silence(ctx)
+    declared = ctx.status_in(ParcelStatus.EXCEPTION) & (p["sub_reason"] == "lost").to_numpy(
+        dtype=bool, na_value=False
+    )
+    since = (last + ctx.thresholds["lost_after_h"] * HOUR).where(
+        ~pd.Series(declared, index=p.index), p["last_event_at"]
+    )
+    basis = pd.Series(np.where(declared, "carrier_declared", "no_scan"), index=p.index)
+    return emit(
+        ctx,
+        silent | declared,
+        AlertKind.LOST,
+        Severity.CRITICAL,
+        since,
+        {"basis": basis, "last_scan_at": last},
+    )

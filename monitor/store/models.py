@@ -1,0 +1,129 @@
+"""The tables. One row per order in `shipment` (parcelwatch tracks one parcel per order), its
+tracking events, the alert queue with its full history, and the notification outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, text
+from sqlmodel import Field, SQLModel
+
+from monitor.store.types import UTCDateTime
+
+
+def _utc(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Shipment(SQLModel, table=True):
+    __tablename__ = "shipment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(unique=True, index=True)
+    platform: str = "other"
+    shop: str | None = None
+    warehouse: str = Field(index=True)
+    carrier: str | None = Field(default=None, index=True)
+    tracking_number: str | None = Field(default=None, index=True)
+    province: str | None = None
+    city: str | None = None
+    address: str | None = None
+    amount: float | None = None
+    paid_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    shipped_at: datetime | None = _utc()
+    picked_up_at: datetime | None = _utc()
+    delivered_at: datetime | None = _utc()
+    last_event_at: datetime | None = _utc()
+    expected_delivery_at: datetime | None = _utc()  # the carrier's own estimate, when given
+    status: str = Field(default="awaiting_shipment", index=True)
+    sub_reason: str | None = None
+    content_hash: str = ""  # of the imported order fields, so a re-import changes nothing
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class TrackingEvent(SQLModel, table=True):
+    __tablename__ = "tracking_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipment.id", index=True)
+    occurred_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    status: str
+    sub_reason: str | None = None
+    raw_code: str | None = None  # the carrier's own code, kept verbatim
+    raw_text: str = ""  # the carrier's scan text, kept verbatim (untrusted: escape on display)
+    location: str | None = None
+    source: str = "import"  # import | poll | push
+    received_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # The same scan pushed twice, or polled again, must not appear twice on the timeline.
+    dedup_key: str = Field(unique=True)
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alert"
+    # One open alert per (kind, parcel) at a time: re-detection updates it, never duplicates.
+    __table_args__ = (
+        Index(
+            "uq_alert_open_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("state != 'resolved'"),
+            postgresql_where=text("state != 'resolved'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(index=True)
+    kind: str = Field(index=True)
+    severity: str
+    state: str = Field(default="open", index=True)  # open | acknowledged | resolved
+    shipment_id: int | None = Field(default=None, foreign_key="shipment.id", index=True)
+    order_id: str | None = None
+    tracking_number: str | None = None
+    carrier: str | None = None
+    warehouse: str | None = None
+    province: str | None = None
+    platform: str | None = None
+    since: datetime = Field(sa_type=UTCDateTime, nullable=False)  # when the condition began
+    opened_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    resolved_at: datetime | None = _utc()
+    resolution: str | None = None  # cleared | superseded | manual
+    assignee: str | None = None
+    snoozed_until: datetime | None = _utc()
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AlertEvent(SQLModel, table=True):
+    """Every change to an alert, with who and when: the queue's audit trail."""
+
+    __tablename__ = "alert_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    actor: str  # "system" for detection, else the user
+    action: str  # opened | escalated | deescalated | acknowledged | assigned | snoozed | ...
+    from_state: str | None = None
+    to_state: str | None = None
+    severity: str | None = None
+    note: str | None = None
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Written in the same transaction as the alert change it announces, so a crash can
+    neither lose a notification nor send one for a change that was rolled back."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    event: str  # opened | escalated | resolved
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    idempotency_key: str = Field(unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    available_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    attempts: int = 0
+    delivered_at: datetime | None = _utc(index=True)
+    last_error: str | None = None

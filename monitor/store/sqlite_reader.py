@@ -1,0 +1,41 @@
+"""The helper process that reads SQLite through ADBC (see monitor/store/frames.py for why it
+must be a separate process).
+
+Protocol, one JSON object per line: the parent sends {"database", "sql", "spool"}; the helper
+answers {"path": <Arrow IPC file>} or {"error": <message>}. It exits when stdin closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+
+def read_to_ipc(database: str, sql: str, spool: str) -> str:
+    import adbc_driver_sqlite.dbapi
+    import pyarrow as pa
+
+    with adbc_driver_sqlite.dbapi.connect(database) as conn, conn.cursor() as cursor:
+        cursor.execute(sql)
+        table = cursor.fetch_arrow_table()
+    handle, path = tempfile.mkstemp(prefix="parcelwatch-frame-", suffix=".arrow", dir=spool)
+    with os.fdopen(handle, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return path
+
+
+def main() -> None:
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            reply = {"path": read_to_ipc(request["database"], request["sql"], request["spool"])}
+        except Exception as exc:  # every failure goes back to the caller, none kills the loop
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
