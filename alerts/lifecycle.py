@@ -39,6 +39,10 @@ def plan(
     """`detected`: fingerprint, kind, severity, since, subject columns, detail.
     `open_alerts`: id, fingerprint, kind, severity, since.
     `manually_resolved`: fingerprint, since (latest manual resolution per fingerprint)."""
+    # Empty frames come back with whatever dtype the driver guessed: align the join keys.
+    detected = detected.astype({"fingerprint": object})
+    open_alerts = open_alerts.astype({"fingerprint": object, "kind": object, "severity": object})
+    manually_resolved = manually_resolved.astype({"fingerprint": object})
     merged = detected.merge(
         open_alerts[["id", "fingerprint", "severity", "since"]],
         on="fingerprint",

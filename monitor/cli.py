@@ -102,6 +102,9 @@ def parse_moment(value: str | None, config: Config) -> datetime:
 @click.version_option(__version__, prog_name="parcelwatch")
 def main() -> None:
     """Logistics exception monitoring for e-commerce warehouses."""
+    for console in (out, err):
+        if not console.is_terminal:  # piped or logged: do not squeeze tables into 80 columns
+            console.width = 180
 
 
 @main.command()

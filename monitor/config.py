@@ -131,6 +131,21 @@ class PlatformsConfig(Strict):
     weixin: PlatformRule = PlatformRule()
     other: PlatformRule = PlatformRule()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_with_defaults(cls, data: Any) -> Any:
+        """`pinduoduo = { ship_promise_hours = 24 }` changes the promise and keeps the
+        built-in penalties, rather than replacing the whole table."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name in PLATFORMS:
+            given = data.get(name)
+            default = cls.model_fields[name].default
+            if isinstance(given, dict) and isinstance(default, PlatformRule):
+                merged[name] = default.model_dump(exclude_none=True) | given
+        return merged
+
     def rule(self, platform: str) -> PlatformRule:
         value = getattr(self, platform, None)
         return value if isinstance(value, PlatformRule) else self.other

@@ -53,22 +53,26 @@ def render_config(config: Config, out: Console) -> None:
     else:
         out.print(warehouses)
 
-    scopes: list[tuple[str, dict[str, str]]] = [("global", {})]
-    seen: set[tuple[tuple[str, str], ...]] = set()
-    for layer in thresholds.layers(config):
-        key = tuple(sorted(layer.scope.items()))
-        if key not in seen:
-            seen.add(key)
-            scopes.append((layer.origin, layer.scope))
-    table = Table(title="effective thresholds (most specific scope wins)", title_justify="left")
+    base = thresholds.effective(config)
+    table = Table(title="thresholds (global)", title_justify="left")
     table.add_column("threshold")
-    for origin, scope in scopes:
-        label = ", ".join(f"{k}={v}" for k, v in scope.items()) or "global"
-        table.add_column(f"{label}\n({origin})" if scope else label)
-    values = [thresholds.effective(config, **scope) for _, scope in scopes]
+    table.add_column("value", justify="right")
     for column, label in LABELS.items():
-        table.add_row(label, *(_hours(v[column]) for v in values))
+        table.add_row(label, _hours(base[column]))
     out.print(table)
+
+    scoped = Table(
+        title="scoped thresholds (most specific scope wins; later entries win ties)",
+        title_justify="left",
+    )
+    for column in ("scope", "from", "effective values that differ from global"):
+        scoped.add_column(column, overflow="fold")
+    for layer in thresholds.layers(config):
+        values = thresholds.effective(config, **layer.scope)
+        changed = ", ".join(f"{LABELS[c]} {_hours(v)}" for c, v in values.items() if v != base[c])
+        scope = ", ".join(f"{k}={v}" for k, v in layer.scope.items())
+        scoped.add_row(scope, layer.origin, changed or "(same as global)")
+    out.print(scoped)
     incident = config.rules.incident
     out.print(
         f"carrier_incident: share ≥ {incident.min_share:.0%} of ≥ {incident.min_parcels} parcels "

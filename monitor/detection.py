@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, bindparam, func, insert, literal, or_, sele
 
 from alerts.lifecycle import Plan, plan
 from alerts.model import AlertState, Resolution, fingerprint
-from carriers.status import TERMINAL_STATUSES
+from carriers.status import TERMINAL_STATUSES, ParcelStatus
 from monitor.config import Config
 from monitor.rules import BASELINE_COLUMNS, TIME_COLUMNS, evaluate
 from monitor.rules.incidents import TROUBLE_KINDS
@@ -28,14 +28,19 @@ from monitor.store.models import Alert, AlertEvent, OutboxMessage, Shipment
 SYSTEM = "system"
 SHIPMENTS = Shipment.__table__  # type: ignore[attr-defined]
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
+HISTORY = AlertEvent.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 S = SHIPMENTS.c
 A = ALERTS.c
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
+RECENTLY_RETURNED = timedelta(days=7)
 
 
-def active_parcels_query() -> Any:
-    """Parcels still on their way, plus finished ones that still have an open alert (so the
-    alert can see its condition clear, or stay open for a returned parcel)."""
+def active_parcels_query(now: datetime) -> Any:
+    """Parcels still on their way; finished ones that still have an open alert (so the alert
+    can see its condition clear, or stay open for a returned parcel); and parcels returned
+    within the last RECENTLY_RETURNED (one that went straight to "returned" between two
+    ticks, or arrived that way in an import, still deserves its `returned` alert)."""
     with_open_alert = select(A.shipment_id).where(
         A.state != AlertState.RESOLVED.value, A.shipment_id.is_not(None)
     )
@@ -56,11 +61,21 @@ def active_parcels_query() -> Any:
         S.expected_delivery_at,
         S.status,
         S.sub_reason,
-    ).where(or_(S.status.not_in(TERMINAL), S.id.in_(with_open_alert)))
+    ).where(
+        or_(
+            S.status.not_in(TERMINAL),
+            S.id.in_(with_open_alert),
+            and_(
+                S.status == ParcelStatus.RETURNED.value,
+                S.last_event_at >= now - RECENTLY_RETURNED,
+                S.last_event_at <= now,
+            ),
+        )
+    )
 
 
-def load_parcels(engine: Engine) -> pd.DataFrame:
-    return read_frame(engine, active_parcels_query(), TIME_COLUMNS)
+def load_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
+    return read_frame(engine, active_parcels_query(now), TIME_COLUMNS)
 
 
 def incident_baseline(engine: Engine, now: datetime, days: int) -> pd.DataFrame:
@@ -88,8 +103,9 @@ def with_fingerprints(exceptions: pd.DataFrame) -> pd.DataFrame:
     subject = subject.where(
         ~incident, exceptions["carrier"].astype(str) + ":" + exceptions["province"].astype(str)
     )
+    fingerprints = [fingerprint(k, s) for k, s in zip(exceptions["kind"], subject, strict=True)]
     return exceptions.assign(
-        fingerprint=[fingerprint(k, s) for k, s in zip(exceptions["kind"], subject, strict=True)]
+        fingerprint=pd.Series(fingerprints, index=exceptions.index, dtype=object)
     )
 
 
@@ -98,7 +114,7 @@ def detect(
 ) -> pd.DataFrame:
     """Every exception true at `now`, read-only."""
     if parcels is None:
-        parcels = load_parcels(engine)
+        parcels = load_parcels(engine, now)
     baseline = incident_baseline(engine, now, config.rules.incident.baseline_days)
     return evaluate(parcels, now, config, baseline)
 
@@ -133,7 +149,7 @@ def run_tick(engine: Engine, config: Config, now: datetime) -> TickResult:
     """Detect at `now` and bring the alert queue in line with what is true."""
     result = TickResult()
     started = time.perf_counter()
-    parcels = load_parcels(engine)
+    parcels = load_parcels(engine, now)
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
     exceptions = with_fingerprints(detect(engine, config, now, parcels))
@@ -282,9 +298,9 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
                 announce(alert, "resolved")
 
         if history:
-            conn.execute(insert(AlertEvent.__table__), history)
+            conn.execute(insert(HISTORY), history)
         if outbox:
-            conn.execute(insert(OutboxMessage.__table__), outbox)
+            conn.execute(insert(OUTBOX), outbox)
 
 
 def _alert_rows(new: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:

@@ -74,6 +74,8 @@ def _csv_rows(text: str, encoding: str, path: Path) -> RowSource:
         raise FileUnreadable(f"{path}: empty file (expected a header row)") from None
     except csv.Error as exc:
         raise FileUnreadable(f"{path}: line 1: {exc}") from exc
+    if not any(h.strip() for h in header):
+        raise FileUnreadable(f"{path}: empty file (expected a header row)")
     columns = [canonical_header(h) for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:

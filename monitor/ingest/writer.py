@@ -168,8 +168,10 @@ def _update(
         params = {f"b_{k}": values[k] for k in (*ORDER_FIELDS, "content_hash")}
         params |= {"b_id": current.id, "b_now": now}
         stored_last = current.last_event_at
-        newer = record.last_event_at is not None and (
-            stored_last is None or record.last_event_at >= stored_last
+        # The import is the only source until a carrier has told us something; after that
+        # only an export at least as recent as the last scan may move the tracking state.
+        newer = stored_last is None or (
+            record.last_event_at is not None and record.last_event_at >= stored_last
         )
         if newer:
             params |= {f"b_{k}": values[k] for k in TRACKING_FIELDS}
@@ -177,11 +179,11 @@ def _update(
             events.extend(history_events(current.id, record, now))
         else:
             order_only.append(params)
-    base = {k: bindparam(f"b_{k}") for k in (*ORDER_FIELDS, "content_hash")}
+    base: dict[str, Any] = {k: bindparam(f"b_{k}") for k in (*ORDER_FIELDS, "content_hash")}
     base["updated_at"] = bindparam("b_now")
     where = SHIPMENTS.c.id == bindparam("b_id")
     if order_only:
         conn.execute(update(SHIPMENTS).where(where).values(**base), order_only)
     if with_tracking:
-        tracking = {k: bindparam(f"b_{k}") for k in TRACKING_FIELDS}
+        tracking: dict[str, Any] = {k: bindparam(f"b_{k}") for k in TRACKING_FIELDS}
         conn.execute(update(SHIPMENTS).where(where).values(**base, **tracking), with_tracking)

@@ -43,7 +43,8 @@ def ship_by_deadlines(ctx: RuleContext, mask: np.ndarray) -> tuple[pd.Series, pd
         wh = _warehouse(ctx, str(warehouse_id))
         zone = ZoneInfo(wh.timezone)
         calendar = ShippingCalendar(wh.calendar, wh.closed, wh.open)
-        local = group["paid_at"].dt.tz_convert(zone)
+        # Wall-clock time: on a DST day, 16:00 is not 16 hours after local midnight.
+        local = group["paid_at"].dt.tz_convert(zone).dt.tz_localize(None)
         local_day = local.dt.normalize()
         cutoff = pd.Timedelta(hours=wh.cutoff.hour, minutes=wh.cutoff.minute)
         keys = pd.DataFrame({"day": local_day.dt.date, "before": (local - local_day) < cutoff})

@@ -129,8 +129,10 @@ def lost(ctx: RuleContext) -> pd.DataFrame:
     declared = ctx.status_in(ParcelStatus.EXCEPTION) & (p["sub_reason"] == "lost").to_numpy(
         dtype=bool, na_value=False
     )
+    # Declared: from the carrier's last word, as for the other carrier-reported kinds (an
+    # import may say 丢失 with no scan time at all; `since` must never be NaT).
     since = (last + ctx.thresholds["lost_after_h"] * HOUR).where(
-        ~pd.Series(declared, index=p.index), p["last_event_at"]
+        ~pd.Series(declared, index=p.index), last.fillna(p["shipped_at"])
     )
     basis = pd.Series(np.where(declared, "carrier_declared", "no_scan"), index=p.index)
     return emit(

@@ -47,12 +47,17 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.astimezone(UTC)
         return to_micros(value)
 
-    def process_literal_param(self, value: datetime | None, dialect: Dialect) -> str:
-        if value is None:
-            return "NULL"
-        if dialect.name == "postgresql":
-            return f"'{value.astimezone(UTC).isoformat()}'::timestamptz"
-        return str(to_micros(value))
+    def literal_processor(self, dialect: Dialect) -> Any:
+        """For queries compiled with literal binds (the Arrow frame reads)."""
+
+        def render(value: datetime | None) -> str:
+            if value is None:
+                return "NULL"
+            if dialect.name == "postgresql":
+                return f"'{value.astimezone(UTC).isoformat()}'::timestamptz"
+            return str(to_micros(value))
+
+        return render
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
