@@ -55,7 +55,9 @@ class _SQLiteReader:
         request = json.dumps({"database": database, "sql": sql, "spool": _spool_dir()}) + "\n"
         with self._lock:
             for attempt in (1, 2):
-                if self._process is None or self._process.poll() is not None:
+                if self._process is not None and self._process.poll() is not None:
+                    self.close()  # it exited since the last request
+                if self._process is None:
                     self._process = self._start()
                 assert self._process.stdin and self._process.stdout
                 try:
