@@ -48,7 +48,7 @@ def _parse_clock_time(value: Any) -> Any:
             hours, minutes = value.strip().split(":")
             return time(int(hours), int(minutes))
         except ValueError:
-            raise ValueError(f"expected a time of day as HH:MM (24-hour), got {value!r}") from None
+            raise ValueError("expected a time of day as HH:MM (24-hour)") from None
     return value
 
 
@@ -256,26 +256,6 @@ class Config(Strict):
     # Kept as raw tables until the sinks land; validated there.
     sinks: list[dict[str, Any]] = []
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> Config:
-        ids = [w.id for w in self.warehouses]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"warehouse id {dupes[0]!r} is defined twice")
-        known_carriers = set(CARRIERS) | set(self.carriers)
-        for index, rule in enumerate(self.rules.override):
-            if rule.carrier is not None and rule.carrier not in known_carriers:
-                raise ValueError(
-                    f"rules.override[{index}].carrier: unknown carrier {rule.carrier!r}; use a "
-                    f"code such as {', '.join(sorted(CARRIERS)[:6])}, or add [carriers.<code>]"
-                )
-            if rule.warehouse is not None and ids and rule.warehouse not in ids:
-                raise ValueError(
-                    f"rules.override[{index}].warehouse: unknown warehouse {rule.warehouse!r} "
-                    f"(configured: {', '.join(ids)})"
-                )
-        return self
-
     def warehouse(self, warehouse_id: str) -> WarehouseConfig | None:
         return next((w for w in self.warehouses if w.id == warehouse_id), None)
 
@@ -312,12 +292,39 @@ def _message(error: Any) -> str:
     return msg
 
 
+def _check_references(config: Config, source: str) -> None:
+    """Checks across sections, with the key of the entry at fault."""
+    ids = [w.id for w in config.warehouses]
+    for index, warehouse_id in enumerate(ids):
+        if ids.index(warehouse_id) != index:
+            raise ConfigError(
+                source, f"warehouses[{index}].id", f"{warehouse_id!r} is defined twice"
+            )
+    known_carriers = set(CARRIERS) | set(config.carriers)
+    for index, rule in enumerate(config.rules.override):
+        if rule.carrier is not None and rule.carrier not in known_carriers:
+            raise ConfigError(
+                source,
+                f"rules.override[{index}].carrier",
+                f"unknown carrier {rule.carrier!r}; use a code such as "
+                f"{', '.join(sorted(CARRIERS)[:6])}, or add [carriers.<code>]",
+            )
+        if rule.warehouse is not None and ids and rule.warehouse not in ids:
+            raise ConfigError(
+                source,
+                f"rules.override[{index}].warehouse",
+                f"unknown warehouse {rule.warehouse!r} (configured: {', '.join(ids)})",
+            )
+
+
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(source, _describe_location(first["loc"]), _message(first)) from exc
+    _check_references(config, source)
+    return config
 
 
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:

@@ -246,15 +246,11 @@ def test_a_platform_promise_from_the_config_moves_the_breach() -> None:
     assert alerts(frame, at(PAID) + 24 * HOUR, "ship_deadline_at_risk", PDD_24) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="monitor/config.py: a [platforms.pinduoduo] table replaces the built-in rule, so "
-    "setting ship_promise_hours drops the 3 ¥ late-shipment and 20 ¥ fake-shipping defaults",
-)
 def test_setting_a_platform_promise_keeps_its_penalty() -> None:
     frame = parcel_frame({"platform": "pinduoduo", "paid_at": PAID})
     [alert] = alerts(frame, at(PAID) + 24 * HOUR, "ship_deadline_breached", PDD_24)
     assert alert["detail"]["penalty_estimate_yuan"] == 3.0
+    assert PDD_24.platforms.pinduoduo.fake_ship_penalty == 20
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "delivered_at": ("签收时间",),
     "last_event_at": ("最后更新时间", "物流更新时间"),
     "status": ("物流状态",),
+    "phone": ("收货人电话", "收货人手机", "手机", "联系电话", "电话"),
 }
 _HEADER_LOOKUP = {
     key.casefold(): canonical
@@ -101,6 +102,7 @@ class ShipmentRecord:
     last_event_at: datetime | None
     status: str
     sub_reason: str | None
+    phone: str | None = None
 
     def order_hash(self) -> str:
         """Fingerprint of everything the import sets, so re-importing a row is a no-op."""
@@ -184,6 +186,7 @@ class RecordParser:
             last_event_at=times["last_event_at"],
             status=status.value,
             sub_reason=sub_reason,
+            phone=row.get("phone") or None,
         )
 
     def _warehouse(self, value: str) -> str:

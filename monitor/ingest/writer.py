@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from carriers.status import ParcelStatus
+from carriers.status import TERMINAL_STATUSES, ParcelStatus
 from monitor.ingest.records import ShipmentRecord
 from monitor.store.models import Shipment, TrackingEvent
 from monitor.store.types import to_micros
@@ -37,7 +37,9 @@ ORDER_FIELDS = (
     "amount",
     "paid_at",
     "shipped_at",
+    "phone",
 )
+TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
 TRACKING_FIELDS = ("picked_up_at", "delivered_at", "last_event_at", "status", "sub_reason")
 
 
@@ -123,6 +125,8 @@ def write_batch(engine: Engine, records: Sequence[ShipmentRecord], now: datetime
                     SHIPMENTS.c.order_id,
                     SHIPMENTS.c.content_hash,
                     SHIPMENTS.c.last_event_at,
+                    SHIPMENTS.c.carrier,
+                    SHIPMENTS.c.tracking_number,
                 ).where(SHIPMENTS.c.order_id.in_(list(latest)))
             )
         }
@@ -135,7 +139,11 @@ def write_batch(engine: Engine, records: Sequence[ShipmentRecord], now: datetime
         counts.unchanged = len(latest) - len(new) - len(changed)
         events: list[dict[str, Any]] = []
         if new:
-            rows = [_row(r) | {"created_at": now, "updated_at": now} for r in new]
+            rows = [
+                _row(r)
+                | {"created_at": now, "updated_at": now, "next_poll_at": _first_poll(r, now)}
+                for r in new
+            ]
             ids = (
                 conn.execute(
                     insert(SHIPMENTS).returning(SHIPMENTS.c.id, sort_by_parameter_order=True), rows
@@ -148,9 +156,41 @@ def write_batch(engine: Engine, records: Sequence[ShipmentRecord], now: datetime
             counts.inserted = len(new)
         if changed:
             _update(conn, changed, existing, now, events)
+            _restart_tracking(conn, changed, existing, now)
             counts.updated = len(changed)
         insert_ignoring_duplicates(conn, EVENTS, events)
     return counts
+
+
+def _first_poll(record: ShipmentRecord, now: datetime) -> datetime | None:
+    """A parcel with a tracking number is polled (or subscribed) on the next poll tick."""
+    if record.tracking_number and record.status not in TERMINAL:
+        return now
+    return None
+
+
+def _restart_tracking(
+    conn: Connection, changed: Iterable[ShipmentRecord], existing: dict[str, Any], now: datetime
+) -> None:
+    """A new or corrected tracking number (or carrier) starts tracking afresh."""
+    restarted = [
+        {"b_id": existing[r.order_id].id, "b_next": _first_poll(r, now)}
+        for r in changed
+        if (r.tracking_number, r.carrier)
+        != (existing[r.order_id].tracking_number, existing[r.order_id].carrier)
+    ]
+    if restarted:
+        conn.execute(
+            update(SHIPMENTS)
+            .where(SHIPMENTS.c.id == bindparam("b_id"))
+            .values(
+                next_poll_at=bindparam("b_next"),
+                subscribed_at=None,
+                tracking_stopped_at=None,
+                poll_failures=0,
+            ),
+            restarted,
+        )
 
 
 def _update(

@@ -1,11 +1,12 @@
 """Resolve every threshold per parcel from the override hierarchy, vectorised.
 
-Precedence, lowest first: the global `[rules]` values; built-in single-field scopes (a
-platform's own ship promise from `[platforms]`, the longer in-transit stall allowance for
-remote provinces); then `[[rules.override]]` entries ordered by how many of carrier,
-province, warehouse and platform they name, later entries winning ties. So an override for
-(carrier = "ems", province = "新疆") beats the built-in allowance for 新疆, and any
-carrier-wide override beats nothing but the global value.
+Precedence, lowest first: the global `[rules]` values; then scoped layers ordered by how many
+of carrier, province, warehouse and platform they name, later layers winning ties. The
+built-in layers (a platform's own ship promise from `[platforms]`, the longer in-transit
+stall allowance for remote provinces) name one field and count as the earliest entries, so
+`[[rules.override]]` entries win ties with them: `{carrier = "ems", province = "新疆"}` beats
+the built-in allowance for 新疆, and so does a carrier-wide `{carrier = "zto"}` (it names as
+many fields and comes later). To keep remote lanes longer for one carrier, name both.
 """
 
 from __future__ import annotations

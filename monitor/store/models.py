@@ -39,7 +39,30 @@ class Shipment(SQLModel, table=True):
     status: str = Field(default="awaiting_shipment", index=True)
     sub_reason: str | None = None
     content_hash: str = ""  # of the imported order fields, so a re-import changes nothing
+    phone: str | None = None  # receiver's phone (Kuaidi100 needs it for SF and ZTO)
+    # Polling: when to ask the carrier next (NULL: never again), and a lease so that several
+    # replicas never poll the same parcel at once.
+    next_poll_at: datetime | None = _utc(index=True)
+    poll_lease_until: datetime | None = _utc()
+    last_polled_at: datetime | None = _utc()
+    poll_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    subscribed_at: datetime | None = _utc()  # registered for push with the tracking API
+    tracking_stopped_at: datetime | None = _utc()  # the API stopped tracking it
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class CarrierHealth(SQLModel, table=True):
+    """Per carrier account: did the last calls work? Feeds `carrier_api_failing`."""
+
+    __tablename__ = "carrier_health"
+
+    carrier: str = Field(primary_key=True)
+    last_success_at: datetime | None = _utc()
+    last_failure_at: datetime | None = _utc()
+    failing_since: datetime | None = _utc()  # first failure after the last success
+    consecutive_failures: int = 0
+    last_error: str | None = None
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 

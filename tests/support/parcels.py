@@ -2,7 +2,9 @@
 
 `parcel_frame({"status": "in_transit", "picked_up_at": "2026-11-24 10:00"}, ...)` fills in
 every column a row leaves out. Times may be aware datetimes or "YYYY-MM-DD HH:MM[:SS]"
-strings, which are read in Asia/Shanghai (the default warehouse's zone).
+strings, which are read in Asia/Shanghai (the default warehouse's zone). Only paid_at (which
+the store requires) gets a default; unlike the importer, nothing else is derived, so a row
+with picked_up_at and no shipped_at keeps shipped_at NaT.
 
 The frame goes through the same conversion as `monitor.detection.load_parcels`: an Arrow
 table handed to pandas, then `as_utc_times`. So string columns have pandas' default string
