@@ -244,7 +244,27 @@ class RulesConfig(Strict):
     remote_provinces: list[ProvinceName] = sorted(DEFAULT_REMOTE)
     very_remote_provinces: list[ProvinceName] = sorted(DEFAULT_VERY_REMOTE)
     incident: IncidentConfig = IncidentConfig()
+    carrier_api_failing_minutes: Annotated[float, Field(gt=0)] = 30
     override: list[RuleOverride] = []
+
+
+class AuthToken(Strict):
+    name: str = Field(min_length=1)
+    role: Literal["viewer", "lead", "admin"] = "viewer"
+    token_sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")  # sha256 of the token, hex
+
+
+class AuthConfig(Strict):
+    anonymous_read: bool = False  # let anyone read the queue and the API; writes never
+    tokens: list[AuthToken] = []
+
+
+class DaemonConfig(Strict):
+    poll_interval_seconds: Annotated[float, Field(gt=0)] = 30
+    subscribe_interval_seconds: Annotated[float, Field(gt=0)] = 60
+    detect_interval_seconds: Annotated[float, Field(gt=0)] = 60
+    # Where carriers can reach our /webhooks/<api> (for push subscriptions); unset: poll only.
+    public_url: str | None = None
 
 
 class Config(Strict):
@@ -253,6 +273,8 @@ class Config(Strict):
     platforms: PlatformsConfig = PlatformsConfig()
     carriers: dict[str, CarrierConfig] = {}
     rules: RulesConfig = RulesConfig()
+    auth: AuthConfig = AuthConfig()
+    daemon: DaemonConfig = DaemonConfig()
     # Kept as raw tables until the sinks land; validated there.
     sinks: list[dict[str, Any]] = []
 

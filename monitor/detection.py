@@ -23,6 +23,7 @@ from monitor.config import Config
 from monitor.rules import BASELINE_COLUMNS, TIME_COLUMNS, evaluate
 from monitor.rules.incidents import TROUBLE_KINDS
 from monitor.store.frames import read_frame
+from monitor.store.health import load_health
 from monitor.store.models import Alert, AlertEvent, OutboxMessage, Shipment
 
 SYSTEM = "system"
@@ -98,12 +99,20 @@ def incident_baseline(engine: Engine, now: datetime, days: int) -> pd.DataFrame:
 
 
 def with_fingerprints(exceptions: pd.DataFrame) -> pd.DataFrame:
-    subject = exceptions["order_id"].astype(object)
-    incident = subject.isna()
-    subject = subject.where(
-        ~incident, exceptions["carrier"].astype(str) + ":" + exceptions["province"].astype(str)
-    )
-    fingerprints = [fingerprint(k, s) for k, s in zip(exceptions["kind"], subject, strict=True)]
+    """Parcel alerts are about an order; carrier alerts about a carrier (and province)."""
+
+    def subject(order_id: object, carrier: object, province: object) -> str:
+        if isinstance(order_id, str):
+            return order_id
+        return f"{carrier}:{province}" if isinstance(province, str) else str(carrier)
+
+    fingerprints = [
+        fingerprint(kind, subject(o, c, p))
+        for kind, o, c, p in zip(
+            exceptions["kind"], exceptions["order_id"], exceptions["carrier"],
+            exceptions["province"], strict=True,
+        )
+    ]  # fmt: skip
     return exceptions.assign(
         fingerprint=pd.Series(fingerprints, index=exceptions.index, dtype=object)
     )
@@ -116,7 +125,7 @@ def detect(
     if parcels is None:
         parcels = load_parcels(engine, now)
     baseline = incident_baseline(engine, now, config.rules.incident.baseline_days)
-    return evaluate(parcels, now, config, baseline)
+    return evaluate(parcels, now, config, baseline, load_health(engine))
 
 
 @dataclass

@@ -14,7 +14,7 @@ from support.postgres import running_postgres
 from monitor.config import Config, parse_config
 from monitor.store.db import make_engine, upgrade
 
-TABLES = ("outbox", "alert_event", "alert", "tracking_event", "shipment")
+TABLES = ("outbox", "alert_event", "alert", "tracking_event", "shipment", "carrier_health")
 
 
 def make_config(url: str = "sqlite://", **overrides: Any) -> Config:

@@ -15,6 +15,7 @@ from alerts.model import SEVERITY_RANK
 from monitor.config import Config
 from monitor.rules import reported, shipping, transit
 from monitor.rules.base import EXCEPTION_COLUMNS, PARCEL_COLUMNS, TIME_COLUMNS, RuleContext
+from monitor.rules.health import carrier_api_failing
 from monitor.rules.incidents import BASELINE_COLUMNS, carrier_incidents
 
 Rule = Callable[[RuleContext], "pd.DataFrame | list[pd.DataFrame]"]
@@ -43,6 +44,7 @@ def evaluate(
     now: datetime | pd.Timestamp,
     config: Config,
     incident_baseline: pd.DataFrame | None = None,
+    carrier_health: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     moment = pd.Timestamp(now)
     if moment.tzinfo is None:
@@ -52,6 +54,9 @@ def evaluate(
     for rule in PARCEL_RULES:
         result = rule(ctx)
         frames.extend(result if isinstance(result, list) else [result])
+    frames.append(
+        carrier_api_failing(carrier_health, ctx.now, config.rules.carrier_api_failing_minutes)
+    )
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EXCEPTION_COLUMNS})

@@ -1,0 +1,139 @@
+"""`parcelwatch run`: the scheduler and the web server in one process.
+
+One APScheduler AsyncIOScheduler per process, on the same event loop as uvicorn. Every job
+has an explicit `misfire_grace_time` (a late tick still runs if it is only a little late),
+`coalesce` (ticks missed while the loop was busy run once, not many times) and
+`max_instances=1` (a slow tick never overlaps the next). Blocking store work runs in
+threads. On SIGTERM uvicorn stops accepting requests and the scheduler is shut down with
+`wait=True`: the batch in hand finishes, nothing new starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI
+
+from monitor.clock import Clock
+from monitor.config import Config
+from monitor.detection import run_tick
+from monitor.metrics import DETECTION_DURATION
+from monitor.poller import CarrierClient, Poller
+from monitor.store.db import make_engine, upgrade
+from monitor.web.app import create_app
+from monitor.web.context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        clock: Clock,
+        clients: Sequence[CarrierClient] = (),
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.engine = make_engine(config.database.url)
+        upgrade(self.engine)
+        push = {c.adapter.name: c.adapter for c in clients if c.adapter.supports_push}
+        self.ctx = AppContext(self.engine, config, clock, push_adapters=push)
+        self.poller = Poller(
+            self.engine, config, clients, clock, callback_base=config.daemon.public_url
+        )
+        self.scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+        )
+        self.last_tick: Any = None
+        self.inflight: set[asyncio.Task[Any]] = set()
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def _beat(self, job: str) -> None:
+        self.ctx.heartbeats[job] = self.clock.now()
+
+    async def _guarded(self, job: str, work: Callable[[], Awaitable[Any]]) -> None:
+        """One failing tick is logged and retried on the next; it never kills the job."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.inflight.add(task)
+        try:
+            await work()
+        except Exception:
+            log.exception("%s tick failed", job)
+        finally:
+            self._beat(job)
+            if task is not None:
+                self.inflight.discard(task)
+
+    async def poll(self) -> None:
+        await self._guarded("poll", self.poller.poll_due)
+
+    async def subscribe(self) -> None:
+        await self._guarded("subscribe", self.poller.subscribe_new)
+
+    async def detect(self) -> None:
+        async def work() -> None:
+            with DETECTION_DURATION.time():
+                self.last_tick = await asyncio.to_thread(
+                    run_tick, self.engine, self.config, self.clock.now()
+                )
+
+        await self._guarded("detect", work)
+
+    def start_scheduler(self) -> None:
+        every = self.config.daemon
+        self.scheduler.add_job(self.poll, "interval", seconds=every.poll_interval_seconds,
+                               id="poll", next_run_time=_soon())  # fmt: skip
+        if every.public_url and self.ctx.push_adapters:
+            self.scheduler.add_job(self.subscribe, "interval",
+                                   seconds=every.subscribe_interval_seconds, id="subscribe",
+                                   next_run_time=_soon())  # fmt: skip
+        self.scheduler.add_job(self.detect, "interval", seconds=every.detect_interval_seconds,
+                               id="detect", next_run_time=_soon())  # fmt: skip
+        self.scheduler.start()
+        self.ctx.scheduler_running = True
+
+    async def stop_scheduler(self, grace_seconds: float = 60) -> None:
+        """Start nothing new; let the ticks in hand (a poll batch, a detection) finish."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        pending = [t for t in self.inflight if not t.done()]
+        if pending:
+            log.info("waiting for %d running job(s) to finish", len(pending))
+            await asyncio.wait(pending, timeout=grace_seconds)
+        self.ctx.scheduler_running = False
+
+    # -- serving ------------------------------------------------------------------------
+
+    def app(self) -> FastAPI:
+        app = create_app(self.ctx)
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            self.start_scheduler()
+            try:
+                yield
+            finally:
+                await self.stop_scheduler()
+
+        app.router.lifespan_context = lifespan
+        return app
+
+    def server(self, host: str, port: int) -> uvicorn.Server:
+        config = uvicorn.Config(self.app(), host=host, port=port, log_level="warning",
+                                lifespan="on")  # fmt: skip
+        return uvicorn.Server(config)
+
+
+def _soon() -> Any:
+    from datetime import datetime
+
+    return datetime.now().astimezone()

@@ -1,0 +1,310 @@
+"""The polling and subscription jobs: claim due parcels, ask the carrier, store the answer.
+
+Work is claimed, then done: a claim sets a short lease on the parcels (with `FOR UPDATE SKIP
+LOCKED` on PostgreSQL, so replicas never poll the same parcel), and the lease lapses by
+itself if this process dies mid-poll, putting the parcels back in the queue. A call that
+fails after its retries is recorded (the parcel keeps its place and is retried with
+backoff) and counts against the carrier's health, which `carrier_api_failing` watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from sqlalchemy import Engine, bindparam, select, update
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base, wait_random_exponential
+
+from carriers.base import (
+    CarrierAPIError,
+    ParcelRef,
+    PermanentCarrierError,
+    RateLimited,
+    TrackingAdapter,
+    TransientCarrierError,
+)
+from carriers.status import TERMINAL_STATUSES
+from monitor.clock import Clock
+from monitor.config import Config
+from monitor.ingest.writer import SHIPMENTS
+from monitor.metrics import TRACKING_DURATION, TRACKING_REQUESTS
+from monitor.polling import PlanInput, next_poll_at
+from monitor.store.health import record_failure, record_success
+from monitor.tracking import apply_updates
+
+log = logging.getLogger(__name__)
+S = SHIPMENTS.c
+TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
+LEASE = timedelta(minutes=5)
+RETRY_ATTEMPTS = 3
+MAX_RETRY_AFTER = 60.0  # seconds we are willing to wait inside one job for a 429
+
+
+@dataclass
+class CarrierClient:
+    """One tracking API account and the carriers it serves."""
+
+    adapter: TrackingAdapter
+    carriers: frozenset[str]
+    limiter: AsyncLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        rate = max(self.adapter.rate_per_second, 0.1)
+        self.limiter = AsyncLimiter(max_rate=rate, time_period=1.0)
+
+
+@dataclass
+class PollStats:
+    claimed: int = 0
+    calls: int = 0
+    failed_calls: int = 0
+    updates: int = 0
+    events: int = 0
+
+
+class _HonourRetryAfter(wait_base):
+    """Wait what a 429 asked for (capped); otherwise jittered exponential backoff."""
+
+    def __init__(self) -> None:
+        self.fallback = wait_random_exponential(multiplier=0.5, max=8)
+
+    def __call__(self, retry_state: Any) -> float:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return min(error.retry_after, MAX_RETRY_AFTER)
+        return float(self.fallback(retry_state))
+
+
+def _refs(rows: Sequence[Any], config: Config) -> list[ParcelRef]:
+    origin = {w.id: w.province for w in config.warehouses}
+    return [
+        ParcelRef(
+            tracking_number=r.tracking_number,
+            carrier=r.carrier,
+            phone=r.phone,
+            origin=origin.get(r.warehouse),
+            destination=r.province,
+            destination_city=r.city,
+        )
+        for r in rows
+    ]
+
+
+class Poller:
+    def __init__(
+        self,
+        engine: Engine,
+        config: Config,
+        clients: Sequence[CarrierClient],
+        clock: Clock,
+        *,
+        callback_base: str | None = None,
+        batch_limit: int = 400,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.clients = list(clients)
+        self.clock = clock
+        self.callback_base = callback_base.rstrip("/") if callback_base else None
+        self.batch_limit = batch_limit
+        self.plan = PlanInput(config)
+
+    # -- claiming ---------------------------------------------------------------------
+
+    def _claim(self, carrier: str, now: datetime, *, for_subscribe: bool) -> list[Any]:
+        due = select(S.id).where(S.carrier == carrier, S.tracking_number.is_not(None))
+        if for_subscribe:
+            due = due.where(
+                S.subscribed_at.is_(None),
+                S.tracking_stopped_at.is_(None),
+                S.status.not_in(TERMINAL),
+            )
+        else:
+            due = due.where(S.next_poll_at <= now).order_by(S.next_poll_at)
+        due = (
+            due.where((S.poll_lease_until.is_(None)) | (S.poll_lease_until < now))
+            .limit(self.batch_limit)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(SHIPMENTS)
+            .where(S.id.in_(due.scalar_subquery()))
+            .values(poll_lease_until=now + LEASE)
+            .returning(*SHIPMENTS.c)
+        )
+        with self.engine.begin() as conn:
+            return list(conn.execute(claim))
+
+    def _release(self, rows: Sequence[Any], now: datetime, *, failed: bool) -> None:
+        if not rows:
+            return
+        params = []
+        for row in rows:
+            failures = row.poll_failures + 1 if failed else row.poll_failures
+            backoff = timedelta(minutes=min(5 * 2 ** max(failures - 1, 0), 120))
+            params.append({"b_id": row.id, "b_failures": failures, "b_next": now + backoff})
+        values: dict[str, Any] = {
+            "poll_lease_until": None,
+            "poll_failures": bindparam("b_failures"),
+        }
+        if failed:
+            values["next_poll_at"] = bindparam("b_next")
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(SHIPMENTS).where(S.id == bindparam("b_id")).values(**values), params
+            )
+
+    def _mark_polled(self, rows: Sequence[Any], now: datetime, subscribed: bool = False) -> None:
+        """Release the lease and schedule the next poll from each parcel's stored state."""
+        params = [
+            {
+                "b_id": r.id,
+                "b_next": next_poll_at(
+                    status=r.status,
+                    shipped_at=r.shipped_at,
+                    last_scan_at=r.last_event_at or r.picked_up_at,
+                    now=now,
+                    subscribed=subscribed or r.subscribed_at is not None,
+                    thresholds=self.plan.for_parcel(r),
+                ),
+                "b_subscribed": r.subscribed_at or (now if subscribed else None),
+            }
+            for r in rows
+        ]
+        if not params:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(SHIPMENTS)
+                .where(S.id == bindparam("b_id"))
+                .values(
+                    next_poll_at=bindparam("b_next"),
+                    subscribed_at=bindparam("b_subscribed"),
+                    last_polled_at=now,
+                    poll_lease_until=None,
+                    poll_failures=0,
+                ),
+                params,
+            )
+
+    # -- calling ----------------------------------------------------------------------
+
+    async def _call(self, client: CarrierClient, carrier: str, operation: Any, *args: Any) -> Any:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((TransientCarrierError, RateLimited)),
+            wait=_HonourRetryAfter(),
+            stop=stop_after_attempt(RETRY_ATTEMPTS),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                async with client.limiter:
+                    started = time.perf_counter()
+                    try:
+                        result = await operation(*args)
+                    except RateLimited:
+                        TRACKING_REQUESTS.labels(carrier=carrier, outcome="rate_limited").inc()
+                        raise
+                    except TransientCarrierError:
+                        TRACKING_REQUESTS.labels(carrier=carrier, outcome="transient").inc()
+                        raise
+                    except PermanentCarrierError:
+                        TRACKING_REQUESTS.labels(carrier=carrier, outcome="permanent").inc()
+                        raise
+                    finally:
+                        TRACKING_DURATION.labels(carrier=carrier).observe(
+                            time.perf_counter() - started
+                        )
+                    TRACKING_REQUESTS.labels(carrier=carrier, outcome="ok").inc()
+                    return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- jobs -------------------------------------------------------------------------
+
+    async def poll_due(self) -> PollStats:
+        """One round: every carrier's due parcels, batched and rate-limited."""
+        stats = PollStats()
+        for client in self.clients:
+            for carrier in sorted(client.carriers):
+                await self._poll_carrier(client, carrier, stats)
+        return stats
+
+    async def _poll_carrier(self, client: CarrierClient, carrier: str, stats: PollStats) -> None:
+        now = self.clock.now()
+        rows = await asyncio.to_thread(self._claim, carrier, now, for_subscribe=False)
+        stats.claimed += len(rows)
+        size = max(client.adapter.batch_size, 1)
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
+            refs = _refs(batch, self.config)
+            stats.calls += 1
+            try:
+                result = await self._call(client, carrier, client.adapter.track, refs)
+            except CarrierAPIError as exc:
+                stats.failed_calls += 1
+                log.warning("polling %s failed: %s", carrier, exc)
+                now = self.clock.now()
+                await asyncio.to_thread(self._release, batch, now, failed=True)
+                await asyncio.to_thread(record_failure, self.engine, carrier, now, str(exc))
+                continue
+            now = self.clock.now()
+            applied = await asyncio.to_thread(
+                apply_updates, self.engine, result.updates, now, plan=self.plan
+            )
+            stats.updates += len(result.updates)
+            stats.events += applied.events
+            await asyncio.to_thread(self._mark_polled_after, batch, now)
+            await asyncio.to_thread(record_success, self.engine, carrier, now)
+
+    def _mark_polled_after(self, batch: Sequence[Any], now: datetime) -> None:
+        """Schedule every parcel of an answered batch from the state now stored (those with
+        news moved forward in apply_updates; the others keep theirs)."""
+        with self.engine.connect() as conn:
+            fresh = list(conn.execute(select(SHIPMENTS).where(S.id.in_([r.id for r in batch]))))
+        self._mark_polled(fresh, now)
+
+    async def subscribe_new(self) -> int:
+        """Register parcels for push with the APIs that push (needs a public callback URL)."""
+        if self.callback_base is None:
+            return 0
+        accepted_total = 0
+        for client in self.clients:
+            if not client.adapter.supports_push:
+                continue
+            callback = f"{self.callback_base}/webhooks/{client.adapter.name}"
+            for carrier in sorted(client.carriers):
+                now = self.clock.now()
+                rows = await asyncio.to_thread(self._claim, carrier, now, for_subscribe=True)
+                size = max(client.adapter.batch_size, 1)
+                for start in range(0, len(rows), size):
+                    batch = rows[start : start + size]
+                    refs = _refs(batch, self.config)
+                    try:
+                        result = await self._call(
+                            client, carrier, client.adapter.subscribe, refs, callback
+                        )
+                    except CarrierAPIError as exc:
+                        log.warning("subscribing %s numbers failed: %s", carrier, exc)
+                        now = self.clock.now()
+                        await asyncio.to_thread(self._release, batch, now, failed=True)
+                        await asyncio.to_thread(record_failure, self.engine, carrier, now, str(exc))
+                        continue
+                    accepted = set(result.accepted)
+                    now = self.clock.now()
+                    done = [r for r in batch if r.tracking_number in accepted]
+                    await asyncio.to_thread(self._mark_polled, done, now, True)
+                    await asyncio.to_thread(
+                        self._release, [r for r in batch if r.tracking_number not in accepted],
+                        now, failed=False,
+                    )  # fmt: skip
+                    await asyncio.to_thread(record_success, self.engine, carrier, now)
+                    accepted_total += len(done)
+        return accepted_total

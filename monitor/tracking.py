@@ -1,0 +1,157 @@
+"""Apply what carriers tell us (polled answers and pushes alike) to the store.
+
+Every event is stored once (the same scan polled twice, pushed twice, or pushed then polled
+has one de-duplication key), so a timeline is the same whatever order the answers arrive
+in. A parcel's current state only moves forward: an answer older than what we already know
+adds its events to the timeline and leaves the state alone. All of one batch is written in
+one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, select, update
+
+from carriers.base import TrackingUpdate
+from carriers.status import ParcelStatus
+from monitor.ingest.writer import EVENTS, SHIPMENTS, event_key, insert_ignoring_duplicates
+from monitor.metrics import EVENTS_INGESTED
+from monitor.polling import PlanInput, next_poll_at
+
+NOT_A_SCAN = frozenset(
+    {ParcelStatus.AWAITING_SHIPMENT, ParcelStatus.LABEL_CREATED, ParcelStatus.UNKNOWN}
+)
+
+
+@dataclass
+class ApplyResult:
+    events: int = 0  # events offered (before de-duplication)
+    shipments: int = 0  # shipments whose state moved forward
+    unknown: list[str] = field(default_factory=list)  # tracking numbers we do not know
+
+
+def _stored(conn: Connection, numbers: list[str]) -> dict[str, list[Any]]:
+    rows: dict[str, list[Any]] = {}
+    query = select(SHIPMENTS).where(SHIPMENTS.c.tracking_number.in_(numbers))
+    for row in conn.execute(query):
+        rows.setdefault(row.tracking_number, []).append(row)
+    return rows
+
+
+def apply_updates(
+    engine: Engine,
+    updates: Sequence[TrackingUpdate],
+    now: datetime,
+    *,
+    subscribed: bool = False,
+    plan: PlanInput | None = None,
+) -> ApplyResult:
+    """Store events and move shipment state forward. `subscribed` marks numbers whose
+    tracking API pushes updates (polled rarely); `plan` carries the thresholds for
+    scheduling the next poll."""
+    result = ApplyResult()
+    if not updates:
+        return result
+    with engine.begin() as conn:
+        known = _stored(conn, sorted({u.tracking_number for u in updates}))
+        events: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        for upd in updates:
+            rows = known.get(upd.tracking_number)
+            if not rows:
+                result.unknown.append(upd.tracking_number)
+                continue
+            result.events += len(upd.events)
+            EVENTS_INGESTED.labels(carrier=upd.carrier, source=upd.source).inc(len(upd.events))
+            for row in rows:  # one parcel can carry several orders
+                events.extend(_event_rows(row.id, upd, now))
+                change = _state_change(row, upd, now, subscribed, plan)
+                if change:
+                    changes.append(change)
+        insert_ignoring_duplicates(conn, EVENTS, events)
+        if changes:
+            _write_changes(conn, changes)
+        result.shipments = len(changes)
+    return result
+
+
+def _event_rows(shipment_id: int, upd: TrackingUpdate, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "shipment_id": shipment_id,
+            "occurred_at": e.occurred_at,
+            "status": e.status.value,
+            "sub_reason": e.sub_reason,
+            "raw_code": e.raw_code,
+            "raw_text": e.raw_text,
+            "location": e.location,
+            "source": upd.source,
+            "received_at": now,
+            "dedup_key": event_key(
+                shipment_id, e.occurred_at, e.status.value, e.raw_code, e.raw_text
+            ),
+        }
+        for e in upd.events
+    ]
+
+
+def _state_change(
+    row: Any, upd: TrackingUpdate, now: datetime, subscribed: bool, plan: PlanInput | None
+) -> dict[str, Any] | None:
+    scans = [e for e in upd.events if e.status not in NOT_A_SCAN]
+    newest = max((e.occurred_at for e in upd.events), default=None)
+    stored_last = row.last_event_at
+    moves_forward = newest is not None and (stored_last is None or newest >= stored_last)
+
+    picked_up = row.picked_up_at
+    if scans:
+        first_scan = min(e.occurred_at for e in scans)
+        picked_up = first_scan if picked_up is None else min(picked_up, first_scan)
+    values: dict[str, Any] = {
+        "b_id": row.id,
+        "picked_up_at": picked_up,
+        "shipped_at": row.shipped_at or picked_up,
+        "status": row.status,
+        "sub_reason": row.sub_reason,
+        "last_event_at": stored_last,
+        "delivered_at": row.delivered_at,
+        "expected_delivery_at": upd.expected_delivery_at or row.expected_delivery_at,
+        "carrier": upd.carrier or row.carrier,
+        "tracking_stopped_at": now if upd.stopped else row.tracking_stopped_at,
+        "subscribed_at": row.subscribed_at or (now if subscribed else None),
+    }
+    if moves_forward:
+        values.update(status=upd.status.value, sub_reason=upd.sub_reason, last_event_at=newest)
+        if upd.status == ParcelStatus.DELIVERED:
+            delivered = [e.occurred_at for e in upd.events if e.status == ParcelStatus.DELIVERED]
+            values["delivered_at"] = max(delivered, default=newest)
+    values["next_poll_at"] = next_poll_at(
+        status=values["status"],
+        shipped_at=values["shipped_at"],
+        last_scan_at=values["last_event_at"] or picked_up,
+        now=now,
+        subscribed=values["subscribed_at"] is not None and not upd.stopped,
+        thresholds=plan.for_parcel(row) if plan else None,
+    )
+    unchanged = all(
+        values[k] == getattr(row, k) for k in values if k not in ("b_id", "next_poll_at")
+    )
+    if unchanged and not moves_forward:
+        return None
+    values["updated_at"] = now
+    return values
+
+
+def _write_changes(conn: Connection, changes: list[dict[str, Any]]) -> None:
+    columns = [k for k in changes[0] if k != "b_id"]
+    params = [{"b_id": c["b_id"], **{f"v_{k}": c[k] for k in columns}} for c in changes]
+    statement = (
+        update(SHIPMENTS)
+        .where(SHIPMENTS.c.id == bindparam("b_id"))
+        .values(**{k: bindparam(f"v_{k}") for k in columns})
+    )
+    conn.execute(statement, params)

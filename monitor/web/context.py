@@ -1,0 +1,28 @@
+"""What the web app needs from the daemon, handed in at construction (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from carriers.base import TrackingAdapter
+from monitor.clock import Clock
+from monitor.config import Config
+from monitor.polling import PlanInput
+
+
+@dataclass
+class AppContext:
+    engine: Engine
+    config: Config
+    clock: Clock
+    push_adapters: Mapping[str, TrackingAdapter] = field(default_factory=dict)  # by API name
+    # Set by the scheduler's jobs; /readyz reports the daemon not ready when they stall.
+    heartbeats: dict[str, datetime] = field(default_factory=dict)
+    scheduler_running: bool = False
+
+    def __post_init__(self) -> None:
+        self.plan = PlanInput(self.config)
