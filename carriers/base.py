@@ -18,7 +18,8 @@ Contract:
   (`supports_push`); same error contract.
 - `parse_push(headers, body)` verifies the push's signature (raising `SignatureError`, which
   the web layer turns into 401 with nothing stored) and returns the updates plus the exact
-  reply body the API expects back.
+  reply body the API expects back; a push it cannot read raises `PushFormatError` (a
+  ValueError: 400, nothing stored).
 - Every raw code an adapter does not know maps to `ParcelStatus.UNKNOWN`, keeping the raw code
   on the event, and is reported through `on_unknown_code` (a counter); never an exception.
 """
@@ -128,6 +129,11 @@ class PermanentCarrierError(CarrierAPIError):
 
 class SignatureError(Exception):
     """A push whose signature is missing or wrong: reject it, store nothing."""
+
+
+class PushFormatError(ValueError):
+    """A push that cannot be read (no signed field, or a correctly signed body that is not the
+    documented JSON): reject it (400) and store nothing."""
 
 
 class TrackingAdapter(Protocol):

@@ -17,6 +17,9 @@ class CarrierInfo:
     name_en: str
     kuaidi100: str  # the carrier's `com` code in Kuaidi100's API
     aliases: tuple[str, ...] = ()
+    # The carrier's numeric key in 17TRACK's API, where carrier-apis.md §2.1 gives one;
+    # None lets 17TRACK detect the carrier (or set `code` under [carriers.<code>]).
+    track17: int | None = None
 
 
 CARRIERS: dict[str, CarrierInfo] = {
@@ -41,7 +44,12 @@ CARRIERS: dict[str, CarrierInfo] = {
             ("极兔", "极兔快递", "j&t", "jtexpress", "jnt"),
         ),
         CarrierInfo(
-            "ems", "EMS", "China EMS", "ems", ("中国邮政ems", "邮政ems", "ems快递", "e邮宝")
+            "ems",
+            "EMS",
+            "China EMS",
+            "ems",
+            ("中国邮政ems", "邮政ems", "ems快递", "e邮宝"),
+            track17=3013,
         ),
         CarrierInfo(
             "youzheng",
@@ -49,6 +57,7 @@ CARRIERS: dict[str, CarrierInfo] = {
             "China Post",
             "youzhengguonei",
             ("邮政", "中国邮政", "邮政包裹", "邮政快递", "chinapost", "youzhengguonei"),
+            track17=3011,
         ),
         CarrierInfo(
             "jd", "京东快递", "JD Logistics", "jd", ("京东", "京东物流", "jdl", "jingdong")

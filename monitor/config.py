@@ -156,6 +156,8 @@ class CarrierConfig(Strict):
     code: str | None = None  # the carrier's code in that API
     base_url: str | None = None
     names: list[str] = []  # further names import files use for this carrier
+    # Calls per second to the API for this account (default: the API's documented limit).
+    rate_per_second: Annotated[float, Field(gt=0)] | None = None
 
 
 class StalledHours(Strict):

@@ -137,3 +137,15 @@ def _soon() -> Any:
     from datetime import datetime
 
     return datetime.now().astimezone()
+
+
+async def serve(config: Config, host: str, port: int, clock: Clock) -> None:
+    """Run until SIGTERM/SIGINT. Carrier credentials are checked before anything starts."""
+    import httpx
+
+    from monitor.carrier_clients import build_clients
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(20.0)) as http:
+        daemon = Daemon(config, clock, build_clients(config, http))
+        log.info("parcelwatch serving on http://%s:%d", host, port)
+        await daemon.server(host, port).serve()

@@ -53,10 +53,11 @@ class CarrierClient:
 
     adapter: TrackingAdapter
     carriers: frozenset[str]
+    rate_per_second: float | None = None  # overrides the adapter's documented limit
     limiter: AsyncLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        rate = max(self.adapter.rate_per_second, 0.1)
+        rate = max(self.rate_per_second or self.adapter.rate_per_second, 0.1)
         self.limiter = AsyncLimiter(max_rate=rate, time_period=1.0)
 
 

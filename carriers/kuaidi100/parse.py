@@ -1,0 +1,307 @@
+"""Pure functions between Kuaidi100's wire format and carriers/base.py types.
+
+Query answers and push bodies come in; `TrackResult`, `SubscribeResult` and `PushResult` go
+out. Per-number problems are data; whole-call failures raise a `CarrierAPIError`. Sections
+cited are those of carrier-apis.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+from carriers.base import (
+    CarrierEvent,
+    PermanentCarrierError,
+    PushFormatError,
+    PushResult,
+    SignatureError,
+    SubscribeResult,
+    TrackingProblem,
+    TrackingUpdate,
+    TrackResult,
+    TransientCarrierError,
+    UnknownCodeHook,
+)
+from carriers.http import (
+    MalformedBody,
+    as_list,
+    as_object,
+    decode_json,
+    opt_str,
+    order_events,
+    parse_local_time,
+)
+from carriers.kuaidi100.status import STALENESS_CODES, code_for_name, map_code
+from carriers.status import ParcelStatus
+
+API: Final = "kuaidi100"
+
+# The push reply Kuaidi100 expects within 20 s, else it retries after 30 min (§1.5).
+PUSH_REPLY: Final = '{"result":true,"returnCode":"200","message":"成功"}'.encode()
+
+# Couriers whose query and subscription need the receiver's or sender's phone (§1.1).
+PHONE_REQUIRED: Final = frozenset({"shunfeng", "shunfengkuaiyun", "zhongtong"})
+
+CarrierLookup = Callable[[str], str | None]  # Kuaidi100 `com` → parcelwatch code
+
+
+# --- signatures ---------------------------------------------------------------------------
+
+
+def query_sign(param: str, key: str, customer: str) -> str:
+    """Uppercase MD5 of param + key + customer, over the exact `param` string sent (§1.1)."""
+    return hashlib.md5((param + key + customer).encode()).hexdigest().upper()
+
+
+def push_sign(param: str, salt: str) -> str:
+    """MD5 of param + salt (§1.5); the case is unspecified, so it is compared ignoring case."""
+    return hashlib.md5((param + salt).encode()).hexdigest().upper()
+
+
+def encode_param(value: Mapping[str, Any]) -> str:
+    """The `param` JSON string, compact and ASCII-only: what is signed is what is sent, and
+    \\u escapes survive form encoding whatever charset the server assumes."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+# --- query (§1.1, §1.2) ---------------------------------------------------------------------
+
+# returnCode of a failed query → (kind, explanation). kind: "permanent" | "transient" |
+# "problem" (this number, retry later) | "problem-final" (this number, fix data first).
+QUERY_ERRORS: Final[Mapping[str, tuple[str, str]]] = {
+    "400": (
+        "permanent",
+        "找不到对应公司: incomplete data, no quota, wrong customer, or not form-encoded",
+    ),
+    "408": (
+        "problem-final",
+        "验证码错误: the phone (last 4 digits) is missing or wrong; SF and ZTO require it",
+    ),
+    "500": ("problem", "查询无结果: no result yet, or the number is not of this company"),
+    "501": ("transient", "Kuaidi100 server error"),
+    "502": ("transient", "Kuaidi100 busy"),
+    "503": ("permanent", "验证签名失败: check PARCELWATCH_KUAIDI100_KEY and _CUSTOMER"),
+    "600": ("permanent", "bad key: check PARCELWATCH_KUAIDI100_KEY"),
+    "601": ("permanent", "key expired or no quota left: renew the Kuaidi100 account"),
+}
+
+# returnCode of a subscription (§1.4). 501 = already subscribed and still polling: accepted.
+SUBSCRIBE_ERRORS: Final[Mapping[str, tuple[str, str]]] = {
+    "500": ("transient", "Kuaidi100 server error"),
+    "600": ("permanent", "bad key: check PARCELWATCH_KUAIDI100_KEY"),
+    "601": ("permanent", "key expired or no quota left: renew the Kuaidi100 account"),
+    "700": ("permanent", "bad request data or callback URL: check the webhook URL"),
+    "701": ("problem-final", "the courier refused the subscription"),
+    "702": ("problem-final", "company code not recognised: check [carriers.<code>] code"),
+}
+SUBSCRIBE_ACCEPTED: Final = frozenset({"200", "501"})
+
+
+def _classify(
+    table: Mapping[str, tuple[str, str]], code: str, message: str, number: str
+) -> TrackingProblem:
+    """Raise for whole-call failures; return the per-number problem otherwise."""
+    kind, why = table.get(code, ("transient" if code.startswith("5") else "permanent", ""))
+    text = f"{API}: returnCode {code} {message}" + (f" ({why})" if why else "")
+    if kind == "transient":
+        raise TransientCarrierError(text)
+    if kind == "permanent":
+        raise PermanentCarrierError(text)
+    return TrackingProblem(number, code, text, retryable=kind == "problem")
+
+
+def parse_query_response(
+    body: bytes | str,
+    *,
+    tracking_number: str,
+    carrier: str,
+    carrier_for: CarrierLookup,
+    report: UnknownCodeHook | None = None,
+) -> TrackResult:
+    """A `poll/query.do` answer about one number (`carrier` is the one asked about)."""
+    obj = as_object(decode_json(body, API), API, "answer")
+    return_code = opt_str(obj.get("returnCode"))
+    if obj.get("result") is False or (return_code is not None and return_code != "200"):
+        if return_code is None:
+            raise MalformedBody(f"{API}: malformed body: result false without returnCode")
+        message = opt_str(obj.get("message")) or ""
+        return TrackResult(
+            problems=[_classify(QUERY_ERRORS, return_code, message, tracking_number)]
+        )
+    com = opt_str(obj.get("com"))
+    resolved = (carrier_for(com) if com else None) or carrier
+    update = parse_last_result(obj, carrier=resolved, report=report, source="poll")
+    # Report under the number asked about: Kuaidi100 may echo it in another case.
+    if update.tracking_number != tracking_number:
+        update = replace(update, tracking_number=tracking_number)
+    return TrackResult(updates=[update])
+
+
+def parse_subscribe_response(body: bytes | str, *, tracking_number: str) -> SubscribeResult:
+    obj = as_object(decode_json(body, API), API, "answer")
+    code = opt_str(obj.get("returnCode"))
+    if code is None:
+        raise MalformedBody(f"{API}: malformed body: subscription answer without returnCode")
+    if code in SUBSCRIBE_ACCEPTED:
+        return SubscribeResult(accepted=[tracking_number])
+    message = opt_str(obj.get("message")) or ""
+    return SubscribeResult(problems=[_classify(SUBSCRIBE_ERRORS, code, message, tracking_number)])
+
+
+# --- lastResult → TrackingUpdate (§1.2, §1.3) ------------------------------------------------
+
+
+def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, str | None]:
+    status, sub_reason, known = map_code(code)
+    if not known and report is not None:
+        report(API, code)
+    return status, sub_reason
+
+
+def parse_last_result(
+    obj: Mapping[str, Any],
+    *,
+    carrier: str,
+    report: UnknownCodeHook | None,
+    source: str,
+    stopped: bool = False,
+    stop_reason: str | None = None,
+) -> TrackingUpdate:
+    """One `lastResult` object (the query answer has the same shape); `carrier` is our code,
+    already resolved by the caller (after any company correction)."""
+    number = opt_str(obj.get("nu"))
+    if number is None:
+        raise MalformedBody(f"{API}: malformed body: result without `nu` (tracking number)")
+
+    # `data` is newest first (§1.2): walk it oldest first so equal times keep API order.
+    raw_events = [as_object(e, API, "data[]") for e in as_list(obj.get("data"), API, "data")]
+    raw_events.reverse()
+    events: list[CarrierEvent] = []
+    codes: list[str | None] = []
+    for item in raw_events:
+        when = opt_str(item.get("time")) or opt_str(item.get("ftime"))
+        if when is None:
+            raise MalformedBody(f"{API}: malformed body: event without time in {number}")
+        code = opt_str(item.get("statusCode"))
+        if code is None and (name := opt_str(item.get("status"))) is not None:
+            code = code_for_name(name)  # answers without resultv2 carry only the name
+        status, sub_reason = _lookup(code, report) if code else (ParcelStatus.UNKNOWN, None)
+        codes.append(code)
+        events.append(
+            CarrierEvent(
+                occurred_at=parse_local_time(when, API),
+                status=status,
+                raw_text=opt_str(item.get("context")) or "",
+                raw_code=code,
+                sub_reason=sub_reason,
+                location=opt_str(item.get("location")) or opt_str(item.get("areaName")),
+            )
+        )
+
+    state = opt_str(obj.get("state"))
+    newest_code = codes[-1] if codes else None
+    if state is not None:
+        status, sub_reason = _lookup(state, report)
+    elif newest_code is not None:
+        status, sub_reason = _lookup(newest_code, None)
+    else:
+        status, sub_reason = ParcelStatus.UNKNOWN, None
+    if state in STALENESS_CODES and newest_code and newest_code not in STALENESS_CODES:
+        # 201/202 flag silence; the parcel is wherever its newest scan left it (status.py).
+        status, sub_reason = _lookup(newest_code, None)
+    if not events and status is ParcelStatus.IN_TRANSIT:
+        # Kuaidi100 says state 0 (在途) for a number with no scan at all (e.g. abort
+        # 3天查询无记录); calling that in transit would hide a missing pickup scan.
+        status, sub_reason = ParcelStatus.LABEL_CREATED, None
+    if events and events[-1].raw_code is None:
+        # The newest scan without a code of its own is what the top-level state describes.
+        events[-1] = replace(events[-1], status=status, sub_reason=sub_reason)
+
+    return TrackingUpdate(
+        tracking_number=number,
+        carrier=carrier,
+        status=status,
+        events=order_events(events),
+        raw_status=state,
+        sub_reason=sub_reason,
+        stopped=stopped,
+        stop_reason=stop_reason,
+        source=source,
+    )
+
+
+# --- push callback (§1.5) -----------------------------------------------------------------
+
+
+def parse_push(
+    body: bytes,
+    *,
+    salt: str,
+    carrier_for: CarrierLookup,
+    report: UnknownCodeHook | None = None,
+) -> PushResult:
+    """A push: form fields `param` (JSON) and `sign` = md5(param + salt).
+
+    - `polling` / `updateall`: an update (updateall re-sends the whole history).
+    - `shutdown`: tracking ended (delivered or closed) → stopped.
+    - `abort` with `comNew`: Kuaidi100 corrected the company and keeps tracking under the new
+      code → the update carries the corrected carrier, not stopped. An unknown `comNew` keeps
+      the old carrier and is reported through `report` as "com:<code>".
+    - `abort` without `comNew` (e.g. 3天查询无记录, 60天无变化): monitoring stopped → stopped,
+      with Kuaidi100's message as the reason; re-subscribe no sooner than 30 min later (§1.4).
+    """
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError as exc:
+        raise PushFormatError(f"{API}: push body is not UTF-8 form data") from exc
+    params = fields.get("param")
+    signs = fields.get("sign")
+    if not params:
+        raise PushFormatError(f"{API}: push without a `param` field")
+    if not signs:
+        raise SignatureError(f"{API}: push without a `sign` field")
+    param = params[0]
+    expected = push_sign(param, salt)
+    if not hmac.compare_digest(signs[0].strip().upper().encode(), expected.encode()):
+        raise SignatureError(f"{API}: push signature does not match md5(param + salt)")
+
+    try:
+        obj = as_object(decode_json(param, API), API, "param")
+        push_status = opt_str(obj.get("status")) or "polling"
+        message = opt_str(obj.get("message"))
+        last = as_object(obj.get("lastResult"), API, "lastResult")
+        old_com = opt_str(obj.get("comOld")) or opt_str(last.get("com"))
+        new_com = opt_str(obj.get("comNew"))
+        # A `com` we do not know stays as Kuaidi100 spelled it rather than being dropped.
+        carrier = (carrier_for(old_com) or old_com) if old_com else ""
+        stopped, stop_reason = False, None
+        if push_status == "shutdown":
+            stopped, stop_reason = True, message or "shutdown"
+        elif push_status == "abort" and new_com:
+            corrected = carrier_for(new_com)
+            if corrected is None:
+                if report is not None:
+                    report(API, f"com:{new_com}")
+            else:
+                carrier = corrected
+        elif push_status == "abort":
+            stopped, stop_reason = True, message or "abort"
+        update = parse_last_result(
+            last,
+            carrier=carrier,
+            report=report,
+            source="push",
+            stopped=stopped,
+            stop_reason=stop_reason,
+        )
+    except MalformedBody as exc:
+        raise PushFormatError(str(exc)) from exc
+    return PushResult(
+        updates=[update], reply_body=PUSH_REPLY, reply_content_type="application/json"
+    )

@@ -1,0 +1,317 @@
+"""Pure functions between 17TRACK's v2.x wire format and carriers/base.py types.
+
+Sections cited are those of carrier-apis.md. HTTP is always 200 (§2.1): a whole-call
+failure is a non-zero envelope `code`; per-number failures are `data.rejected[]` items and
+come back as `TrackingProblem`s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any, Final
+
+from carriers.base import (
+    CarrierEvent,
+    PermanentCarrierError,
+    PushFormatError,
+    PushResult,
+    SignatureError,
+    SubscribeResult,
+    TrackingProblem,
+    TrackingUpdate,
+    TrackResult,
+    UnknownCodeHook,
+)
+from carriers.http import (
+    MalformedBody,
+    as_list,
+    as_object,
+    decode_json,
+    header,
+    opt_str,
+    order_events,
+    parse_estimate,
+    parse_iso_time,
+)
+from carriers.status import ParcelStatus
+from carriers.track17.status import map_code, map_stage
+
+API: Final = "17track"
+
+INVALID_KEY: Final = "-18010002"  # §2.1
+NOT_REGISTERED: Final = "-18019902"  # §2.1: gettrackinfo on a number never registered
+ALREADY_REGISTERED: Final = "-18010012"  # §2.1: register again → it is tracked, accepted
+
+CarrierLookup = Callable[[str], str | None]  # 17TRACK numeric carrier key → our code
+
+
+def webhook_sign(body: bytes, key: str) -> str:
+    """Hex SHA-256 of the raw body + "/" + API key (§2.5)."""
+    return hashlib.sha256(body + b"/" + key.encode()).hexdigest()
+
+
+# --- envelopes --------------------------------------------------------------------------
+
+
+def _envelope(body: bytes | str) -> dict[str, Any]:
+    """The `data` object of an answer whose envelope `code` is 0; raise otherwise."""
+    obj = as_object(decode_json(body, API), API, "answer")
+    code = opt_str(obj.get("code"))
+    if code is None:
+        raise MalformedBody(f"{API}: malformed body: answer without envelope `code`")
+    if code != "0":
+        message = _error_message(obj)
+        if code == INVALID_KEY:
+            raise PermanentCarrierError(
+                f"{API}: invalid API key ({code} {message}); check PARCELWATCH_17TRACK_KEY"
+            )
+        # Other envelope codes are undocumented (§2.1); the API refused the call as a whole
+        # with an answer, so repeating the same request would get the same answer.
+        raise PermanentCarrierError(f"{API}: envelope code {code}: {message}")
+    return as_object(obj.get("data") or {}, API, "data")
+
+
+def _error_message(obj: Mapping[str, Any]) -> str:
+    data = obj.get("data")
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return opt_str(errors[0].get("message")) or ""
+    return opt_str(obj.get("message")) or ""
+
+
+def _rejected(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(number, error code, message) of each rejected item."""
+    out = []
+    for raw in as_list(data.get("rejected"), API, "rejected"):
+        item = as_object(raw, API, "rejected[]")
+        number = opt_str(item.get("number"))
+        if number is None:
+            continue
+        error = item.get("error")
+        error = error if isinstance(error, dict) else {}
+        out.append((number, opt_str(error.get("code")) or "", opt_str(error.get("message")) or ""))
+    return out
+
+
+def _problem(number: str, code: str, message: str) -> TrackingProblem:
+    if code == NOT_REGISTERED:
+        text = f"{API}: {number} is not registered ({code} {message}); subscribe it first"
+    else:
+        text = f"{API}: {number} rejected: {code} {message}".rstrip()
+    return TrackingProblem(number, code or "rejected", text, retryable=True)
+
+
+# --- gettrackinfo and register (§2.1) ------------------------------------------------------
+
+
+def parse_track_response(
+    body: bytes | str,
+    *,
+    carriers: Mapping[str, str],
+    carrier_for: CarrierLookup,
+    report: UnknownCodeHook | None = None,
+) -> TrackResult:
+    """A `gettrackinfo` answer; `carriers` maps each number asked about to our carrier code."""
+    data = _envelope(body)
+    result = TrackResult()
+    answered: set[str] = set()
+    for raw in as_list(data.get("accepted"), API, "accepted"):
+        item = as_object(raw, API, "accepted[]")
+        number = opt_str(item.get("number"))
+        if number is None:
+            raise MalformedBody(f"{API}: malformed body: accepted item without number")
+        answered.add(number)
+        key = opt_str(item.get("carrier"))
+        carrier = (carrier_for(key) if key else None) or carriers.get(number) or key or ""
+        result.updates.append(parse_item(item, carrier=carrier, source="poll", report=report))
+    for number, code, message in _rejected(data):
+        answered.add(number)
+        result.problems.append(_problem(number, code, message))
+    for number in carriers:
+        if number not in answered:
+            result.problems.append(
+                TrackingProblem(number, "missing", f"{API}: {number} missing from the answer")
+            )
+    return result
+
+
+def parse_register_response(body: bytes | str, *, numbers: Iterable[str]) -> SubscribeResult:
+    data = _envelope(body)
+    result = SubscribeResult()
+    for raw in as_list(data.get("accepted"), API, "accepted"):
+        number = opt_str(as_object(raw, API, "accepted[]").get("number"))
+        if number is not None:
+            result.accepted.append(number)
+    for number, code, message in _rejected(data):
+        if code == ALREADY_REGISTERED:
+            result.accepted.append(number)
+        else:
+            result.problems.append(_problem(number, code, message))
+    seen = set(result.accepted) | {p.tracking_number for p in result.problems}
+    for number in numbers:
+        if number not in seen:
+            result.problems.append(
+                TrackingProblem(number, "missing", f"{API}: {number} missing from the answer")
+            )
+    return result
+
+
+# --- track_info → TrackingUpdate (§2.3, §2.4) ----------------------------------------------
+
+
+def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, str | None, bool]:
+    status, sub_reason, known = map_code(code)
+    if not known and report is not None:
+        report(API, code)
+    return status, sub_reason, known
+
+
+def _latest(
+    track_info: Mapping[str, Any], report: UnknownCodeHook | None
+) -> tuple[ParcelStatus, str | None, str | None]:
+    """(status, sub_reason, raw code) from `latest_status`: the finest known code wins; an
+    unknown sub_status is reported and its main status used."""
+    latest = track_info.get("latest_status")
+    latest = latest if isinstance(latest, dict) else {}
+    main = opt_str(latest.get("status"))
+    sub = opt_str(latest.get("sub_status"))
+    if sub is not None:
+        status, sub_reason, known = _lookup(sub, report)
+        if known or main is None:
+            return status, sub_reason, sub
+    if main is not None:
+        status, sub_reason, _ = _lookup(main, report)
+        return status, sub_reason, sub or main
+    # No status at all: 17TRACK has nothing on the number yet (NotFound, §2.4).
+    status, sub_reason, _ = map_code("NotFound")
+    return status, sub_reason, None
+
+
+def _event(item: Mapping[str, Any], report: UnknownCodeHook | None) -> CarrierEvent | None:
+    when = opt_str(item.get("time_utc")) or opt_str(item.get("time_iso"))
+    if when is None:
+        return None  # an event without any time cannot be placed on the timeline
+    sub = opt_str(item.get("sub_status"))
+    stage = opt_str(item.get("stage"))
+    status, sub_reason, code = ParcelStatus.UNKNOWN, None, None
+    if sub is not None:
+        status, sub_reason, _ = _lookup(sub, report)
+        code = sub
+    elif stage is not None:
+        status, known = map_stage(stage)
+        if not known and report is not None:
+            report(API, stage)
+        code = stage
+    return CarrierEvent(
+        occurred_at=parse_iso_time(when, API),
+        status=status,
+        raw_text=opt_str(item.get("description")) or "",
+        raw_code=code,
+        sub_reason=sub_reason,
+        location=opt_str(item.get("location")),
+    )
+
+
+def parse_item(
+    item: Mapping[str, Any],
+    *,
+    carrier: str,
+    source: str,
+    report: UnknownCodeHook | None,
+    stopped: bool = False,
+    stop_reason: str | None = None,
+) -> TrackingUpdate:
+    """One `{number, carrier, tag, track_info}` item (gettrackinfo and webhook alike)."""
+    number = opt_str(item.get("number"))
+    if number is None:
+        raise MalformedBody(f"{API}: malformed body: item without number")
+    track_info = item.get("track_info")
+    track_info = as_object(track_info, API, "track_info") if track_info is not None else {}
+    status, sub_reason, raw = _latest(track_info, report)
+
+    events: list[CarrierEvent] = []
+    tracking = track_info.get("tracking")
+    providers = tracking.get("providers") if isinstance(tracking, dict) else None
+    for provider in as_list(providers, API, "tracking.providers"):
+        provider = as_object(provider, API, "providers[]")
+        for raw_event in as_list(provider.get("events"), API, "providers[].events"):
+            event = _event(as_object(raw_event, API, "events[]"), report)
+            if event is not None:
+                events.append(event)
+    ordered = list(order_events(events))
+    if ordered and ordered[-1].raw_code is None:
+        # The newest scan without a code of its own is what `latest_status` describes.
+        ordered[-1] = replace(ordered[-1], status=status, sub_reason=sub_reason)
+
+    metrics = track_info.get("time_metrics")
+    estimate = metrics.get("estimated_delivery_date") if isinstance(metrics, dict) else None
+    expected = None
+    if isinstance(estimate, dict):
+        # `to` is the late end of the window: "delayed" only once it has passed.
+        expected = parse_estimate(estimate.get("to") or estimate.get("from"), API)
+
+    return TrackingUpdate(
+        tracking_number=number,
+        carrier=carrier,
+        status=status,
+        events=tuple(ordered),
+        raw_status=raw,
+        sub_reason=sub_reason,
+        expected_delivery_at=expected,
+        stopped=stopped,
+        stop_reason=stop_reason,
+        source=source,
+    )
+
+
+# --- webhook (§2.5) -------------------------------------------------------------------------
+
+
+def parse_push(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    key: str,
+    carrier_for: CarrierLookup,
+    known_carriers: Iterable[str] = (),
+    report: UnknownCodeHook | None = None,
+) -> PushResult:
+    """A webhook: `{"event": "TRACKING_UPDATED" | "TRACKING_STOPPED", "data": item}` signed
+    with header `sign` = sha256(raw body + "/" + key).
+
+    The carrier is our code for 17TRACK's numeric key, else the `tag` we registered the
+    number with (our own carrier code), else 17TRACK's key as text. TRACKING_STOPPED (30
+    days without news, or 15 days after delivery, §2.2) marks the update stopped."""
+    sign = header(headers, "sign")
+    if not sign:
+        raise SignatureError(f"{API}: webhook without a `sign` header")
+    expected = webhook_sign(body, key)
+    if not hmac.compare_digest(sign.strip().lower().encode(), expected.encode()):
+        raise SignatureError(f"{API}: webhook `sign` does not match sha256(body + '/' + key)")
+    try:
+        obj = as_object(decode_json(body, API), API, "webhook")
+        event = opt_str(obj.get("event")) or ""
+        data = as_object(obj.get("data"), API, "data")
+        key_text = opt_str(data.get("carrier"))
+        tag = opt_str(data.get("tag"))
+        carrier = (
+            (carrier_for(key_text) if key_text else None)
+            or (tag if tag in set(known_carriers) else None)
+            or key_text
+            or ""
+        )
+        stopped = event == "TRACKING_STOPPED"
+        update = parse_item(
+            data,
+            carrier=carrier,
+            source="push",
+            report=report,
+            stopped=stopped,
+            stop_reason=event if stopped else None,
+        )
+    except MalformedBody as exc:
+        raise PushFormatError(str(exc)) from exc
+    return PushResult(updates=[update], reply_body=b"", reply_content_type="text/plain")
