@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import getpass
 import io
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from alerts.model import Action, AlertKind, AlertState, Severity
+from carriers.base import CarrierAPIError
 from monitor import __version__
 from monitor.clock import SystemClock
 from monitor.config import Config, ConfigError, load_config
@@ -539,18 +542,77 @@ def sample(out_path: Path, orders: int, seed: int, at: str | None, encoding: str
     out.print(f"wrote {len(rows)} orders as of {moment.isoformat()} to {out_path}")
 
 
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@config_option
+def run_command(host: str, port: int, config_path: Path | None) -> None:
+    """The daemon: scheduler (poll, subscribe, detect) + web API + /metrics."""
+    from monitor.daemon import serve
+
+    config = load(config_path)
+    setup_logging()
+    try:
+        asyncio.run(serve(config, host, port, SystemClock()))
+    except CarrierAPIError as exc:
+        fail(f"carriers: {exc}")
+    except KeyboardInterrupt:
+        pass
+
+
+def setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for chatty in ("httpx", "apscheduler.executors.default"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
 @main.command()
-@click.option(
-    "--db", "db_url", default=None, help="Database URL (default: a fresh SQLite file under ./demo)."
-)
-@click.option("--at", "at", default=None, help="The moment the demo shop is seen at (default now).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--sim-port", type=click.IntRange(1, 65535), default=9000, show_default=True)
+@click.option("--speed", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Simulated seconds per real second.")  # fmt: skip
+@click.option("--db", "db_url", default=None,
+              help="Database URL (default: a fresh SQLite file under ./demo).")  # fmt: skip
 @click.option("--orders", type=click.IntRange(100, 1_000_000), default=3000, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-def demo(db_url: str | None, at: str | None, orders: int, seed: int) -> None:
-    """Generate a sample shop, import it, open alerts, and print the exceptions."""
+def demo(
+    port: int, sim_port: int, speed: float, db_url: str | None, orders: int, seed: int
+) -> None:
+    """The daemon with its carrier simulator on SQLite, a seeded shop and a fast clock."""
     from monitor.demo import run_demo
 
-    run_demo(out, db_url=db_url, at=at, orders=orders, seed=seed)
+    setup_logging()
+    run_demo(out, db_url=db_url, port=port, sim_port=sim_port, speed=speed, orders=orders,
+             seed=seed)  # fmt: skip
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=9000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--speed", type=click.FloatRange(min=0.001), default=1.0, show_default=True)
+@click.option("--webhook", default=None, help="17TRACK webhook URL the simulator pushes to.")
+def sim(host: str, port: int, seed: int, speed: float, webhook: str | None) -> None:
+    """The carrier simulator alone (Kuaidi100 and 17TRACK wire formats), with the demo
+    credentials that `adapter = "sim"` in the config uses."""
+    from carriers.sim.runner import serve
+    from monitor.carrier_clients import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY
+
+    out.print(f"carrier simulator on http://{host}:{port} (seed {seed}, clock ×{speed:g})")
+    serve(
+        host,
+        port,
+        seed=seed,
+        speed=speed,
+        kuaidi100_customer=SIM_CUSTOMER,
+        kuaidi100_key=SIM_KEY,
+        track17_key=SIM_17TRACK_KEY,
+        track17_webhook_url=webhook,
+    )
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ def active_parcels_query(now: datetime) -> Any:
         S.expected_delivery_at,
         S.status,
         S.sub_reason,
+        S.last_polled_at,
+        S.subscribed_at,
     ).where(
         or_(
             S.status.not_in(TERMINAL),

@@ -44,6 +44,7 @@ S = SHIPMENTS.c
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
 LEASE = timedelta(minutes=5)
 RETRY_ATTEMPTS = 3
+RESUBSCRIBE_AFTER = timedelta(minutes=30)
 MAX_RETRY_AFTER = 60.0  # seconds we are willing to wait inside one job for a 429
 
 
@@ -125,8 +126,10 @@ class Poller:
         if for_subscribe:
             due = due.where(
                 S.subscribed_at.is_(None),
-                S.tracking_stopped_at.is_(None),
                 S.status.not_in(TERMINAL),
+                # Kuaidi100 accepts a new subscription 30 min after `abort` (§1.4).
+                (S.tracking_stopped_at.is_(None))
+                | (S.tracking_stopped_at < now - RESUBSCRIBE_AFTER),
             )
         else:
             due = due.where(S.next_poll_at <= now).order_by(S.next_poll_at)

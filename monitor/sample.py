@@ -476,7 +476,9 @@ def _apply_events(row: dict[str, str], events: list[Event], now: datetime, zone:
 def write_csv(
     rows: Iterable[Mapping[str, str]], path: str | Path, *, encoding: str = "utf-8-sig"
 ) -> None:
+    rows = list(rows)
+    extra = [k for k in (rows[0] if rows else {}) if k not in HEADERS]  # e.g. a phone column
     with Path(path).open("w", encoding=encoding, newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HEADERS)
+        writer = csv.DictWriter(handle, fieldnames=[*HEADERS, *extra])
         writer.writeheader()
         writer.writerows(rows)

@@ -124,6 +124,11 @@ def _state_change(
         "tracking_stopped_at": now if upd.stopped else row.tracking_stopped_at,
         "subscribed_at": row.subscribed_at or (now if subscribed else None),
     }
+    if upd.stopped:
+        # The API stopped pushing (Kuaidi100 `abort`: no record for days, or a wrong company
+        # code it has now corrected): poll at the normal pace, and let the subscribe job
+        # register the number again once the API allows it.
+        values["subscribed_at"] = None
     if moves_forward:
         values.update(status=upd.status.value, sub_reason=upd.sub_reason, last_event_at=newest)
         if upd.status == ParcelStatus.DELIVERED:

@@ -316,3 +316,27 @@ def test_event_counts_match(engine: Engine, count: int) -> None:
     with engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(TrackingEvent)).scalar()
     assert stored == 3 * count
+
+
+def test_abort_falls_back_to_polling_then_resubscribes(engine: Engine) -> None:
+    from dataclasses import replace
+
+    clock = FixedClock(at("2026-11-21 10:00"))
+    seed(engine, clock.now())
+    fake = FakeAdapter(timelines={"730001": JOURNEY[:1]})
+    poller = Poller(engine, CONFIG, [CarrierClient(fake, frozenset({"zto"}))], clock,
+                    callback_base="http://127.0.0.1:8000")  # fmt: skip
+
+    async def scenario() -> None:
+        assert await poller.subscribe_new() == 1
+        aborted = replace(fake.update_for("730001", source="push"), stopped=True,
+                          stop_reason="3天查询无记录")  # fmt: skip
+        apply_updates(engine, [aborted], clock.now(), subscribed=True)
+        s = shipment(engine)
+        assert s.subscribed_at is None and s.tracking_stopped_at == clock.now()
+        assert await poller.subscribe_new() == 0  # not before the API allows it
+        clock.advance(minutes=31)
+        assert await poller.subscribe_new() == 1
+
+    asyncio.run(scenario())
+    assert fake.subscribed == ["730001", "730001"]

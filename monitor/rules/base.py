@@ -37,6 +37,8 @@ PARCEL_COLUMNS = (
     "expected_delivery_at",
     "status",
     "sub_reason",
+    "last_polled_at",
+    "subscribed_at",
 )
 TIME_COLUMNS = (
     "paid_at",
@@ -45,6 +47,8 @@ TIME_COLUMNS = (
     "delivered_at",
     "last_event_at",
     "expected_delivery_at",
+    "last_polled_at",
+    "subscribed_at",
 )
 SUBJECT_COLUMNS = (
     "shipment_id",
@@ -92,6 +96,17 @@ class RuleContext:
     def hours_since(self, column: str | pd.Series) -> pd.Series:
         values = self.parcels[column] if isinstance(column, str) else column
         return (self.now - values) / HOUR
+
+    @cached_property
+    def awaiting_first_check(self) -> np.ndarray:
+        """Parcels of a carrier we track that we have not yet asked (nor subscribed). Their
+        imported state may be hours old; judging them on it would flood the queue with
+        no-pickup and stall alerts that the first answer clears. Carriers without a
+        tracking API configured are judged on what the imports say."""
+        p = self.parcels
+        tracked = p["carrier"].isin(list(self.config.carriers)).to_numpy(dtype=bool)
+        never_asked = (p["last_polled_at"].isna() & p["subscribed_at"].isna()).to_numpy(dtype=bool)
+        return tracked & never_asked
 
     def status_in(self, *statuses: str) -> np.ndarray:
         return self.parcels["status"].isin(statuses).to_numpy(dtype=bool)

@@ -41,7 +41,7 @@ def no_pickup_scan(ctx: RuleContext) -> pd.DataFrame:
     hours = ctx.thresholds["no_pickup_h"]
     waiting = (p["shipped_at"].notna() & p["picked_up_at"].isna()).to_numpy(dtype=bool)
     overdue = (ctx.hours_since("shipped_at") >= hours).to_numpy(dtype=bool, na_value=False)
-    mask = waiting & ctx.status_in(*NOT_YET_PICKED_UP) & overdue
+    mask = waiting & ctx.status_in(*NOT_YET_PICKED_UP) & overdue & ~ctx.awaiting_first_check
     fake_ship = ctx.config.platforms.rule("pinduoduo")
     detail = {"threshold_hours": hours}
     if fake_ship.fake_ship_penalty is not None:
@@ -66,7 +66,11 @@ def _last_scan(ctx: RuleContext) -> pd.Series:
 
 def _lost_by_silence(ctx: RuleContext) -> np.ndarray:
     quiet = ctx.hours_since(_last_scan(ctx)) >= ctx.thresholds["lost_after_h"]
-    return ctx.status_in(*HEADING_TO_BUYER) & quiet.to_numpy(dtype=bool, na_value=False)
+    return (
+        ctx.status_in(*HEADING_TO_BUYER)
+        & quiet.to_numpy(dtype=bool, na_value=False)
+        & ~ctx.awaiting_first_check
+    )
 
 
 def stalled(ctx: RuleContext) -> pd.DataFrame:
@@ -77,7 +81,8 @@ def stalled(ctx: RuleContext) -> pd.DataFrame:
         allowance[rows] = ctx.thresholds.loc[rows, column]
     last = _last_scan(ctx)
     overdue = (ctx.hours_since(last) >= allowance).to_numpy(dtype=bool, na_value=False)
-    mask = overdue & ~_lost_by_silence(ctx)  # a lost parcel is no longer merely stalled
+    # A lost parcel is no longer merely stalled.
+    mask = overdue & ~_lost_by_silence(ctx) & ~ctx.awaiting_first_check
     return emit(
         ctx,
         mask,
@@ -107,7 +112,11 @@ def expected_delivery(ctx: RuleContext) -> tuple[pd.Series, pd.Series]:
 
 def delayed(ctx: RuleContext) -> pd.DataFrame:
     p = ctx.parcels
-    candidates = ctx.status_in(*HEADING_TO_BUYER) & p["picked_up_at"].notna().to_numpy(dtype=bool)
+    candidates = (
+        ctx.status_in(*HEADING_TO_BUYER)
+        & p["picked_up_at"].notna().to_numpy(dtype=bool)
+        & ~ctx.awaiting_first_check
+    )
     if not candidates.any():
         return emit(ctx, candidates, AlertKind.DELAYED, Severity.WARNING, p["picked_up_at"])
     expected, basis = expected_delivery(ctx)
