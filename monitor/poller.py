@@ -72,17 +72,19 @@ class PollStats:
 
 
 class _HonourRetryAfter(wait_base):
-    """Wait what a 429 asked for (capped); otherwise jittered exponential backoff."""
+    """Wait what a 429 asked for (capped); otherwise jittered exponential backoff.
+    `scale` shrinks every wait (tests and simulations on a fast clock)."""
 
-    def __init__(self) -> None:
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
         self.fallback = wait_random_exponential(multiplier=0.5, max=8)
 
     def __call__(self, retry_state: Any) -> float:
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
         if isinstance(error, RateLimited) and error.retry_after is not None:
-            return min(error.retry_after, MAX_RETRY_AFTER)
-        return float(self.fallback(retry_state))
+            return min(error.retry_after, MAX_RETRY_AFTER) * self.scale
+        return float(self.fallback(retry_state)) * self.scale
 
 
 def _refs(rows: Sequence[Any], config: Config) -> list[ParcelRef]:
@@ -110,6 +112,7 @@ class Poller:
         *,
         callback_base: str | None = None,
         batch_limit: int = 400,
+        retry_wait_scale: float = 1.0,
     ) -> None:
         self.engine = engine
         self.config = config
@@ -118,6 +121,7 @@ class Poller:
         self.callback_base = callback_base.rstrip("/") if callback_base else None
         self.batch_limit = batch_limit
         self.plan = PlanInput(config)
+        self.retry_wait_scale = retry_wait_scale
 
     # -- claiming ---------------------------------------------------------------------
 
@@ -204,7 +208,7 @@ class Poller:
     async def _call(self, client: CarrierClient, carrier: str, operation: Any, *args: Any) -> Any:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((TransientCarrierError, RateLimited)),
-            wait=_HonourRetryAfter(),
+            wait=_HonourRetryAfter(self.retry_wait_scale),
             stop=stop_after_attempt(RETRY_ATTEMPTS),
             reraise=True,
         )
