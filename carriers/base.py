@@ -73,6 +73,9 @@ class TrackingUpdate:
     expected_delivery_at: datetime | None = None  # the carrier's or the API's estimate
     stopped: bool = False  # the API stopped tracking it (delivered, expired, aborted)
     stop_reason: str | None = None
+    # After a stop: the API takes a new subscription later (Kuaidi100 `abort`), as opposed
+    # to a final stop (`shutdown`), after which re-subscribing only repeats the same answer.
+    resubscribe: bool = False
     source: str = "poll"  # poll | push
 
 

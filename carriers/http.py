@@ -17,6 +17,7 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -165,11 +166,49 @@ def opt_str(value: Any) -> str | None:
     return text or None
 
 
+# --- forms --------------------------------------------------------------------------------
+
+_ESCAPE_RUNS = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def parse_form(body: bytes) -> dict[str, list[str]]:
+    """application/x-www-form-urlencoded, as `urllib.parse.parse_qs` would read it.
+
+    Carrier pushes are mostly percent-encoded Chinese text; `unquote` decodes escapes one
+    dict look-up at a time (about 0.8 ms for a 3 kB Kuaidi100 push, most of a push's cost),
+    whereas a run of escapes decodes in one `bytes.fromhex` call."""
+    fields: dict[str, list[str]] = {}
+    for pair in body.split(b"&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition(b"=")
+        fields.setdefault(_unquote(key), []).append(_unquote(value))
+    return fields
+
+
+def _unquote(raw: bytes) -> str:
+    text = raw.replace(b"+", b" ").decode("latin-1")  # one character per byte, losslessly
+    out = bytearray()
+    position = 0
+    for run in _ESCAPE_RUNS.finditer(text):
+        out += text[position : run.start()].encode("latin-1")
+        out += bytes.fromhex(run.group().replace("%", ""))
+        position = run.end()
+    out += text[position:].encode("latin-1")
+    return out.decode("utf-8")
+
+
 # --- times --------------------------------------------------------------------------------
 
 
 def parse_local_time(value: str, api: str, tz: ZoneInfo = SHANGHAI) -> datetime:
     """`YYYY-MM-DD HH:MM[:SS]` in the carrier's zone (Kuaidi100, carrier-apis.md §1.2)."""
+    text = value.strip()
+    if len(text) in (16, 19) and text[10:11] == " ":
+        try:  # the C parser: strptime costs ~35 us a call, and a push carries dozens
+            return datetime.fromisoformat(text).replace(tzinfo=tz)
+        except ValueError:
+            pass
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
             return datetime.strptime(value.strip(), fmt).replace(tzinfo=tz)

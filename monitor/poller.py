@@ -44,6 +44,7 @@ S = SHIPMENTS.c
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
 LEASE = timedelta(minutes=5)
 RETRY_ATTEMPTS = 3
+CALLS_IN_FLIGHT = 8  # concurrent calls per account, still under its rate limiter
 RESUBSCRIBE_AFTER = timedelta(minutes=30)
 MAX_RETRY_AFTER = 60.0  # seconds we are willing to wait inside one job for a 429
 
@@ -246,31 +247,53 @@ class Poller:
         return stats
 
     async def _poll_carrier(self, client: CarrierClient, carrier: str, stats: PollStats) -> None:
+        """Ask about every claimed parcel, several calls in flight (within the account's rate
+        limit), then store all answers in one transaction. Parcels whose call failed are
+        released with backoff; if this process dies first, their leases lapse instead."""
         now = self.clock.now()
         rows = await asyncio.to_thread(self._claim, carrier, now, for_subscribe=False)
+        if not rows:
+            return
         stats.claimed += len(rows)
         size = max(client.adapter.batch_size, 1)
-        for start in range(0, len(rows), size):
-            batch = rows[start : start + size]
-            refs = _refs(batch, self.config)
-            stats.calls += 1
-            try:
-                result = await self._call(client, carrier, client.adapter.track, refs)
-            except CarrierAPIError as exc:
-                stats.failed_calls += 1
-                log.warning("polling %s failed: %s", carrier, exc)
-                now = self.clock.now()
-                await asyncio.to_thread(self._release, batch, now, failed=True)
-                await asyncio.to_thread(record_failure, self.engine, carrier, now, str(exc))
-                continue
-            now = self.clock.now()
-            applied = await asyncio.to_thread(
-                apply_updates, self.engine, result.updates, now, plan=self.plan
+        batches = [rows[i : i + size] for i in range(0, len(rows), size)]
+        in_flight = asyncio.Semaphore(CALLS_IN_FLIGHT)
+
+        async def ask(batch: list[Any]) -> Any:
+            async with in_flight:
+                try:
+                    return await self._call(client, carrier, client.adapter.track,
+                                            _refs(batch, self.config))  # fmt: skip
+                except CarrierAPIError as exc:
+                    return exc
+
+        answers = await asyncio.gather(*(ask(b) for b in batches))
+        stats.calls += len(batches)
+        answered = [(b, a) for b, a in zip(batches, answers, strict=True)
+                    if not isinstance(a, CarrierAPIError)]  # fmt: skip
+        failed = [(b, a) for b, a in zip(batches, answers, strict=True)
+                  if isinstance(a, CarrierAPIError)]  # fmt: skip
+        now = self.clock.now()
+        if failed:
+            stats.failed_calls += len(failed)
+            log.warning("polling %s: %d of %d calls failed (%s)", carrier, len(failed),
+                        len(batches), failed[0][1])  # fmt: skip
+            await asyncio.to_thread(
+                self._release, [r for b, _ in failed for r in b], now, failed=True
             )
-            stats.updates += len(result.updates)
+        if answered:
+            updates = [u for _, a in answered for u in a.updates]
+            applied = await asyncio.to_thread(
+                apply_updates, self.engine, updates, now, plan=self.plan
+            )
+            stats.updates += len(updates)
             stats.events += applied.events
-            await asyncio.to_thread(self._mark_polled_after, batch, now)
+            await asyncio.to_thread(
+                self._mark_polled_after, [r for b, _ in answered for r in b], now
+            )
             await asyncio.to_thread(record_success, self.engine, carrier, now)
+        elif failed:
+            await asyncio.to_thread(record_failure, self.engine, carrier, now, str(failed[0][1]))
 
     def _mark_polled_after(self, batch: Sequence[Any], now: datetime) -> None:
         """Schedule every parcel of an answered batch from the state now stored (those with

@@ -124,10 +124,12 @@ def _state_change(
         "tracking_stopped_at": now if upd.stopped else row.tracking_stopped_at,
         "subscribed_at": row.subscribed_at or (now if subscribed else None),
     }
-    if upd.stopped:
-        # The API stopped pushing (Kuaidi100 `abort`: no record for days, or a wrong company
-        # code it has now corrected): poll at the normal pace, and let the subscribe job
-        # register the number again once the API allows it.
+    if upd.stopped and upd.resubscribe:
+        # The API stopped pushing but takes the number again later (Kuaidi100 `abort`: no
+        # record for days): poll at the normal pace meanwhile, and let the subscribe job
+        # register it again once the API allows. A final stop (`shutdown`) keeps the parcel
+        # marked subscribed: re-subscribing would only repeat the same answer, and the
+        # safety-net polls still watch it.
         values["subscribed_at"] = None
     if moves_forward:
         values.update(status=upd.status.value, sub_reason=upd.sub_reason, last_event_at=newest)

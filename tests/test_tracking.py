@@ -330,7 +330,7 @@ def test_abort_falls_back_to_polling_then_resubscribes(engine: Engine) -> None:
     async def scenario() -> None:
         assert await poller.subscribe_new() == 1
         aborted = replace(fake.update_for("730001", source="push"), stopped=True,
-                          stop_reason="3天查询无记录")  # fmt: skip
+                          stop_reason="3天查询无记录", resubscribe=True)  # fmt: skip
         apply_updates(engine, [aborted], clock.now(), subscribed=True)
         s = shipment(engine)
         assert s.subscribed_at is None and s.tracking_stopped_at == clock.now()

@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
-from urllib.parse import parse_qs
 
 from carriers.base import (
     CarrierEvent,
@@ -35,6 +34,7 @@ from carriers.http import (
     decode_json,
     opt_str,
     order_events,
+    parse_form,
     parse_local_time,
 )
 from carriers.kuaidi100.status import STALENESS_CODES, code_for_name, map_code
@@ -257,7 +257,7 @@ def parse_push(
       with Kuaidi100's message as the reason; re-subscribe no sooner than 30 min later (§1.4).
     """
     try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        fields = parse_form(body)
     except UnicodeDecodeError as exc:
         raise PushFormatError(f"{API}: push body is not UTF-8 form data") from exc
     params = fields.get("param")
@@ -300,6 +300,8 @@ def parse_push(
             stopped=stopped,
             stop_reason=stop_reason,
         )
+        if push_status == "abort" and stopped:
+            update = replace(update, resubscribe=True)  # re-subscribe 30 min later (§1.4)
     except MalformedBody as exc:
         raise PushFormatError(str(exc)) from exc
     return PushResult(

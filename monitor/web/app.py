@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, HTTPException, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -26,7 +25,6 @@ from monitor.ingest.records import canonical_header
 from monitor.ingest.writer import EVENTS, SHIPMENTS
 from monitor.metrics import PUSHES_REJECTED
 from monitor.queue import ActionError, AlertFilter, act, count_alerts, history, list_alerts
-from monitor.tracking import apply_updates
 from monitor.web.auth import require
 from monitor.web.context import AppContext
 
@@ -96,11 +94,10 @@ def create_app(ctx: AppContext) -> FastAPI:
         except ValueError as exc:
             PUSHES_REJECTED.labels(api=api, reason="malformed").inc()
             raise HTTPException(400, f"malformed push: {exc}") from exc
-        # Store, then acknowledge; detection picks the change up on its own tick.
-        await run_in_threadpool(
-            apply_updates, ctx.engine, parsed.updates, ctx.clock.now(),
-            subscribed=True, plan=ctx.plan,
-        )  # fmt: skip
+        # Store (group-committed with concurrent pushes), then acknowledge; a failure
+        # answers 500 so that the carrier sends the push again. Detection picks the change
+        # up on its own tick.
+        await ctx.push_writer.submit(parsed.updates)
         return Response(parsed.reply_body, media_type=parsed.reply_content_type)
 
     @app.post("/webhooks/kuaidi100", tags=["carriers"])

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
 
-from carriers.base import TrackingAdapter
+from carriers.base import TrackingAdapter, TrackingUpdate
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.polling import PlanInput
+from monitor.tracking import apply_updates
+from monitor.web.push_writer import PushWriter
 
 
 @dataclass
@@ -26,3 +28,7 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.plan = PlanInput(self.config)
+        self.push_writer = PushWriter(self._store_pushed)
+
+    def _store_pushed(self, updates: Sequence[TrackingUpdate]) -> None:
+        apply_updates(self.engine, updates, self.clock.now(), subscribed=True, plan=self.plan)
