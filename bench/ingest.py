@@ -229,8 +229,9 @@ def bench_poll(tmp: Path, parcels: int) -> None:
 
     elapsed, stats = asyncio.run(run())
     sim.stop()
+    rate = stats.events / elapsed
     print(f"poll the simulator ({stats.calls} calls): {stats.events} events in {elapsed:.2f} s"
-          f" = {stats.events / elapsed:,.0f} events/s (visible in the simulator: {events})")  # fmt: skip
+          f" = {rate:,.0f} events/s (visible in the simulator: {events})")  # fmt: skip
 
 
 def _calls_in_mode(mode: str, world: SimWorld, plans: list[ParcelPlan], tmp: Path,
