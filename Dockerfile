@@ -1,5 +1,5 @@
-# parcelwatch: slim, non-root. The default command runs the daemon's job (for now the demo,
-# until `parcelwatch run` lands); override it with `parcelwatch run --config ...`.
+# parcelwatch: slim, non-root. The default command runs the daemon; mount a config at
+# /data/parcelwatch.toml (or set PARCELWATCH_CONFIG) and pass carrier credentials as env.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -14,4 +14,6 @@ RUN pip install . && useradd --create-home --uid 10001 parcelwatch \
 USER parcelwatch
 WORKDIR /data
 ENV PARCELWATCH_DATABASE_URL=sqlite:////data/parcelwatch.db
-CMD ["parcelwatch", "demo"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"
+CMD ["parcelwatch", "run", "--host", "0.0.0.0", "--port", "8000"]

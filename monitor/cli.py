@@ -8,6 +8,7 @@ import getpass
 import io
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -552,12 +553,23 @@ def run_command(host: str, port: int, config_path: Path | None) -> None:
 
     config = load(config_path)
     setup_logging()
+    exit_quietly_on_sigterm()
     try:
         asyncio.run(serve(config, host, port, SystemClock()))
     except CarrierAPIError as exc:
         fail(f"carriers: {exc}")
     except KeyboardInterrupt:
         pass
+
+
+def exit_quietly_on_sigterm() -> None:
+    """uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler
+    that was installed before it: make that end the process with status 0, like Ctrl-C."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def setup_logging() -> None:
@@ -586,6 +598,7 @@ def demo(
     from monitor.demo import run_demo
 
     setup_logging()
+    exit_quietly_on_sigterm()
     run_demo(out, db_url=db_url, port=port, sim_port=sim_port, speed=speed, orders=orders,
              seed=seed)  # fmt: skip
 

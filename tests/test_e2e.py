@@ -273,3 +273,34 @@ def test_demo_shows_alerts_within_a_minute_and_stops_cleanly(tmp_path: Path) -> 
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output[-2000:]
     assert "lead API token" in output and "demo stopped" in output
+
+
+def test_daemon_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    (tmp_path / "parcelwatch.toml").write_text(
+        '[database]\nurl = "sqlite:///pw.db"\n[[warehouses]]\nid = "hz1"\n'
+        "[daemon]\ndetect_interval_seconds = 1\n",
+        encoding="utf-8",
+    )
+    script = Path(sys.executable).with_name("parcelwatch")
+    process = subprocess.Popen([str(script), "run", "--port", str(port)], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        ready = None
+        for _ in range(100):
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert ready is not None and ready.status_code == 200, ready and ready.text
+        assert (
+            "parcelwatch_detection_duration_seconds"
+            in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-2000:]

@@ -7,8 +7,10 @@ answers {"path": <Arrow IPC file>} or {"error": <message>}. It exits when stdin 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 
@@ -27,6 +29,14 @@ def read_to_ipc(database: str, sql: str, spool: str) -> str:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group; the parent decides when we stop (it closes
+    # our stdin), so a terminal's interrupt must not kill a read halfway.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(BrokenPipeError):  # the parent is gone: nobody to answer
+        serve()
+
+
+def serve() -> None:
     for line in sys.stdin:
         try:
             request = json.loads(line)
