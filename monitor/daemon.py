@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.detection import run_tick
-from monitor.metrics import DETECTION_DURATION
+from monitor.metrics import DETECTION_DURATION, LAST_DETECTION
 from monitor.poller import CarrierClient, Poller
 from monitor.store.db import make_engine, upgrade
 from monitor.web.app import create_app
@@ -85,6 +85,7 @@ class Daemon:
                 self.last_tick = await asyncio.to_thread(
                     run_tick, self.engine, self.config, self.clock.now()
                 )
+            LAST_DETECTION.set_to_current_time()
 
         await self._guarded("detect", work)
 

@@ -20,6 +20,7 @@ from alerts.lifecycle import Plan, plan
 from alerts.model import AlertState, Resolution, fingerprint
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
 from monitor.config import Config
+from monitor.metrics import ALERTS_OPENED
 from monitor.rules import BASELINE_COLUMNS, TIME_COLUMNS, evaluate
 from monitor.rules.incidents import TROUBLE_KINDS
 from monitor.store.frames import read_frame
@@ -174,6 +175,12 @@ def run_tick(engine: Engine, config: Config, now: datetime) -> TickResult:
     apply_plan(engine, changes, now)
     result.timings["write"] = time.perf_counter() - mark
     result.opened = len(changes.open)
+    if result.opened:
+        opened = changes.open.groupby(
+            [changes.open["kind"], changes.open["carrier"].astype(object).fillna("")], sort=False
+        ).size()
+        for (kind, carrier), count in opened.items():
+            ALERTS_OPENED.labels(kind=kind, carrier=carrier).inc(int(count))
     result.escalated = len(changes.escalate)
     result.deescalated = len(changes.deescalate)
     result.resolved = len(changes.resolve)

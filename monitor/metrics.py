@@ -4,7 +4,9 @@ kept here, so they cannot go stale."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
+
+from monitor import __version__
 
 TRACKING_REQUESTS = Counter(
     "parcelwatch_tracking_requests",
@@ -37,3 +39,14 @@ DETECTION_DURATION = Histogram(
     "Time of one detection tick (read, rules, alert writes).",
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30),
 )
+ALERTS_OPENED = Counter(
+    "parcelwatch_alerts_opened",
+    "Alerts opened by detection, by kind and carrier.",
+    ["kind", "carrier"],
+)
+LAST_DETECTION = Gauge(
+    "parcelwatch_last_detection_timestamp_seconds",
+    "When the last detection tick finished (Unix time); alert when it stops moving.",
+)
+BUILD_INFO = Gauge("parcelwatch_build_info", "The running version (always 1).", ["version"])
+BUILD_INFO.labels(version=__version__).set(1)

@@ -14,7 +14,15 @@ from support.postgres import running_postgres
 from monitor.config import Config, parse_config
 from monitor.store.db import make_engine, upgrade
 
-TABLES = ("outbox", "alert_event", "alert", "tracking_event", "shipment", "carrier_health")
+TABLES = (
+    "outbox",
+    "alert_event",
+    "alert",
+    "tracking_event",
+    "shipment",
+    "carrier_health",
+    "lane_stats",
+)
 
 
 def make_config(url: str = "sqlite://", **overrides: Any) -> Config:

@@ -150,3 +150,26 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     delivered_at: datetime | None = _utc(index=True)
     last_error: str | None = None
+
+
+class LaneStats(SQLModel, table=True):
+    """Learned delivery figures per carrier and lane, refreshed by a job from recent
+    deliveries: the `delayed` rule's expectation once a lane has enough history, the
+    scorecard's comparison, and the carrier gauges on /metrics (read, never recomputed, at
+    scrape time). `origin` is NULL on the carrier x destination rows that aggregate every
+    origin."""
+
+    __tablename__ = "lane_stats"
+
+    id: int | None = Field(default=None, primary_key=True)
+    carrier: str = Field(index=True)
+    origin: str | None = None  # province the parcels left from
+    province: str | None = None  # destination province; NULL: the carrier nationally
+    deliveries: int = 0  # delivered parcels in the window
+    picked_up: int = 0  # parcels picked up in the window
+    transit_p50_hours: float | None = None
+    transit_p90_hours: float | None = None
+    on_time_ratio: float | None = None
+    loss_ratio: float | None = None
+    window_days: int = 28
+    computed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
