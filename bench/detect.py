@@ -40,7 +40,13 @@ from sqlmodel import Session, select
 from alerts.model import AlertState, Resolution
 from monitor import detection, rules
 from monitor.config import Config, DelayedHours, parse_config
-from monitor.detection import TickResult, outbox_payload, run_tick, with_fingerprints
+from monitor.detection import (
+    BaselineCache,
+    TickResult,
+    outbox_payload,
+    run_tick,
+    with_fingerprints,
+)
 from monitor.geo import distance_band
 from monitor.rules import PARCEL_COLUMNS, TIME_COLUMNS, evaluate
 from monitor.sample import (
@@ -779,7 +785,8 @@ def report(args: argparse.Namespace, main_db: Path, naive_db: Path) -> None:
     stopwatch = Stopwatch()
     stopwatch.install()
     mark = time.perf_counter()
-    first = run_tick(engine, config, NOW)
+    baselines = BaselineCache()  # as the daemon keeps one: the 28-day rate, hourly
+    first = run_tick(engine, config, NOW, baselines)
     first_wall = time.perf_counter() - mark
     print_tick(
         "first tick (empty alert queue, starts the SQLite reader)",
@@ -798,7 +805,7 @@ def report(args: argparse.Namespace, main_db: Path, naive_db: Path) -> None:
     applied = ", ".join(f"{v:,} {k}" for k, v in traffic.items())
     print(f"\nbetween the ticks: {applied} ({time.perf_counter() - mark:.2f} s, not timed)")
     mark = time.perf_counter()
-    steady = run_tick(engine, config, later)
+    steady = run_tick(engine, config, later, baselines)
     steady_wall = time.perf_counter() - mark
     print_tick("steady tick (+5 min)", steady_wall, steady, n, stopwatch.take())
     stopwatch.restore()

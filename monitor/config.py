@@ -247,6 +247,9 @@ class RulesConfig(Strict):
     very_remote_provinces: list[ProvinceName] = sorted(DEFAULT_VERY_REMOTE)
     incident: IncidentConfig = IncidentConfig()
     carrier_api_failing_minutes: Annotated[float, Field(gt=0)] = 30
+    # The `delayed` rule trusts a lane's learned p90 (lane_stats) once the lane has this many
+    # deliveries in its window; below that, the distance band's default applies.
+    lane_min_deliveries: int = Field(default=20, ge=1)
     override: list[RuleOverride] = []
 
 
@@ -256,9 +259,21 @@ class AuthToken(Strict):
     token_sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")  # sha256 of the token, hex
 
 
+class AuthUser(Strict):
+    """A person who signs in to the pages. `password_hash` is an Argon2 hash (make one with
+    `parcelwatch hash-password`); the password itself never goes in the file."""
+
+    name: str = Field(min_length=1)
+    role: Literal["viewer", "lead", "admin"] = "lead"
+    password_hash: str = Field(pattern=r"^\$argon2(id|i|d)\$")
+
+
 class AuthConfig(Strict):
     anonymous_read: bool = False  # let anyone read the queue and the API; writes never
     tokens: list[AuthToken] = []
+    users: list[AuthUser] = []
+    # Signs the session cookie; every replica needs the same one (from the environment).
+    session_secret_env: str = "PARCELWATCH_SESSION_SECRET"
 
 
 class DaemonConfig(Strict):
@@ -269,6 +284,36 @@ class DaemonConfig(Strict):
     public_url: str | None = None
 
 
+class ScorecardWeights(Strict):
+    """Points of the composite score (reference/domain-rules.md §6.2); they need not sum to
+    100, the score is normalised by their total."""
+
+    on_time: float = Field(default=35, ge=0)
+    speed: float = Field(default=20, ge=0)
+    stall: float = Field(default=15, ge=0)
+    loss: float = Field(default=15, ge=0)
+    damage: float = Field(default=10, ge=0)
+    pickup: float = Field(default=5, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ScorecardWeights:
+        if sum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return self
+
+
+class ScorecardConfig(Strict):
+    weights: ScorecardWeights = ScorecardWeights()
+    # Below this many parcels a carrier x province cell is "insufficient data", not ranked
+    # (Retino's 10 deliveries, domain-rules §6.3).
+    min_parcels: int = Field(default=10, ge=1)
+    # m in w = n / (n + m): how many deliveries a cell needs before its own transit time
+    # counts as much as the carrier's national figure.
+    shrink_parcels: float = Field(default=30, ge=0)
+    # The zone ISO weeks are cut in; unset: the first warehouse's zone, else Asia/Shanghai.
+    timezone: TimeZoneName | None = None
+
+
 class Config(Strict):
     database: DatabaseConfig = DatabaseConfig()
     warehouses: list[WarehouseConfig] = []
@@ -277,6 +322,7 @@ class Config(Strict):
     rules: RulesConfig = RulesConfig()
     auth: AuthConfig = AuthConfig()
     daemon: DaemonConfig = DaemonConfig()
+    scorecard: ScorecardConfig = ScorecardConfig()
     # Kept as raw tables until the sinks land; validated there.
     sinks: list[dict[str, Any]] = []
 

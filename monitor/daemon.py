@@ -21,8 +21,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 
 from monitor.clock import Clock
+from monitor.collectors import register_store_collector
 from monitor.config import Config
-from monitor.detection import run_tick
+from monitor.detection import BaselineCache, run_tick
 from monitor.metrics import DETECTION_DURATION, LAST_DETECTION
 from monitor.poller import CarrierClient, Poller
 from monitor.store.db import make_engine, upgrade
@@ -43,6 +44,7 @@ class Daemon:
         self.clock = clock
         self.engine = make_engine(config.database.url)
         upgrade(self.engine)
+        register_store_collector(self.engine, config.carriers)
         push = {c.adapter.name: c.adapter for c in clients if c.adapter.supports_push}
         self.ctx = AppContext(self.engine, config, clock, push_adapters=push)
         self.poller = Poller(
@@ -53,6 +55,7 @@ class Daemon:
         )
         self.last_tick: Any = None
         self.inflight: set[asyncio.Task[Any]] = set()
+        self.baselines = BaselineCache()
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -83,7 +86,7 @@ class Daemon:
         async def work() -> None:
             with DETECTION_DURATION.time():
                 self.last_tick = await asyncio.to_thread(
-                    run_tick, self.engine, self.config, self.clock.now()
+                    run_tick, self.engine, self.config, self.clock.now(), self.baselines
                 )
             LAST_DETECTION.set_to_current_time()
 

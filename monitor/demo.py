@@ -40,7 +40,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")  # the demo warehouses' zone
 SIM_CARRIERS = ("sf", "zto", "yto", "yunda", "sto", "jt", "ems", "jd", "debang")
 
 
-def demo_config(db_url: str, *, sim_url: str, public_url: str, token: str) -> Config:
+def demo_config(db_url: str, *, sim_url: str, public_url: str, token: str, password: str) -> Config:
     warehouses: list[dict[str, Any]] = [
         {k: v for k, v in w.items() if k != "city"} for w in DEMO_WAREHOUSES
     ]
@@ -122,6 +122,7 @@ def run_demo(
     clock = AcceleratedClock(start, speed)
     world = SimWorld(seed)
     token = secrets.token_urlsafe(18)
+    password = secrets.token_urlsafe(9)
 
     sim = start_in_thread(
         create_sim_app(
@@ -131,7 +132,9 @@ def run_demo(
         host, sim_port,
     )  # fmt: skip
     public_url = f"http://{host}:{port}"
-    config = demo_config(db_url, sim_url=sim.url, public_url=public_url, token=token)
+    config = demo_config(
+        db_url, sim_url=sim.url, public_url=public_url, token=token, password=password
+    )
     export = DEMO_DIR / "sample-orders.csv"
     prepare_shop(start, orders, seed, world, export)
 
@@ -147,6 +150,7 @@ def run_demo(
             out.print(
                 f"parcelwatch demo: {public_url}  (clock ×{speed:g}: one real second is "
                 f"{speed / 60:g} simulated minutes; Ctrl-C stops)\n"
+                f"  alert queue       {public_url}/   (sign in as lead / {password})\n"
                 f"  alert queue API   {public_url}/api/v1/alerts\n"
                 f"  metrics           {public_url}/metrics\n"
                 f"  ready?            {public_url}/readyz\n"

@@ -82,10 +82,36 @@ def load_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
     return read_frame(engine, active_parcels_query(now), TIME_COLUMNS)
 
 
+class BaselineCache:
+    """The daemon keeps one: a 28-day rate does not move in five minutes, so it is computed
+    once per hour rather than on every tick."""
+
+    def __init__(self) -> None:
+        self.key: tuple[int, datetime] | None = None
+        self.frame: pd.DataFrame | None = None
+
+    def get(self, engine: Engine, now: datetime, days: int) -> pd.DataFrame:
+        key = (days, now.replace(minute=0, second=0, microsecond=0))
+        if self.key != key or self.frame is None:
+            self.frame = incident_baseline(engine, now, days)
+            self.key = key
+        return self.frame
+
+
 def incident_baseline(engine: Engine, now: datetime, days: int) -> pd.DataFrame:
-    """Per carrier and province over the last `days`: parcels picked up, and how many of
-    them had a stalled or delayed alert. One grouped query."""
-    troubled = select(A.shipment_id).where(A.kind.in_(TROUBLE_KINDS)).distinct().subquery()
+    """Per carrier and province: parcels picked up in the last `days` that have since
+    finished (delivered or returned), and how many of them had a stalled or delayed alert.
+
+    Finished parcels only, so that the episode being judged (parcels still in the carrier's
+    hands) does not raise its own baseline and silence itself. One grouped query: GROUP BY in
+    the subquery lets SQLite index it, where a DISTINCT subquery is rescanned for every
+    shipment (683 s instead of about 1 s at a million parcels)."""
+    troubled = (
+        select(A.shipment_id)
+        .where(A.kind.in_(TROUBLE_KINDS), A.shipment_id.is_not(None))
+        .group_by(A.shipment_id)
+        .subquery()
+    )
     query = (
         select(
             S.carrier,
@@ -94,7 +120,11 @@ def incident_baseline(engine: Engine, now: datetime, days: int) -> pd.DataFrame:
             func.count(troubled.c.shipment_id).label("affected"),
         )
         .select_from(SHIPMENTS.outerjoin(troubled, troubled.c.shipment_id == S.id))
-        .where(and_(S.picked_up_at >= now - timedelta(days=days), S.picked_up_at < now))
+        .where(
+            S.picked_up_at >= now - timedelta(days=days),
+            S.picked_up_at < now,
+            S.status.in_(TERMINAL),
+        )
         .group_by(S.carrier, S.province)
     )
     frame = read_frame(engine, query)
@@ -122,12 +152,19 @@ def with_fingerprints(exceptions: pd.DataFrame) -> pd.DataFrame:
 
 
 def detect(
-    engine: Engine, config: Config, now: datetime, parcels: pd.DataFrame | None = None
+    engine: Engine,
+    config: Config,
+    now: datetime,
+    parcels: pd.DataFrame | None = None,
+    baselines: BaselineCache | None = None,
 ) -> pd.DataFrame:
     """Every exception true at `now`, read-only."""
     if parcels is None:
         parcels = load_parcels(engine, now)
-    baseline = incident_baseline(engine, now, config.rules.incident.baseline_days)
+    days = config.rules.incident.baseline_days
+    baseline = (
+        baselines.get(engine, now, days) if baselines else incident_baseline(engine, now, days)
+    )
     return evaluate(parcels, now, config, baseline, load_health(engine))
 
 
@@ -157,14 +194,16 @@ def _current_alerts(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
     return open_alerts, manual
 
 
-def run_tick(engine: Engine, config: Config, now: datetime) -> TickResult:
+def run_tick(
+    engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None = None
+) -> TickResult:
     """Detect at `now` and bring the alert queue in line with what is true."""
     result = TickResult()
     started = time.perf_counter()
     parcels = load_parcels(engine, now)
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
-    exceptions = with_fingerprints(detect(engine, config, now, parcels))
+    exceptions = with_fingerprints(detect(engine, config, now, parcels, baselines))
     result.exceptions = len(exceptions)
     result.timings["rules"] = time.perf_counter() - mark
     mark = time.perf_counter()
@@ -237,12 +276,13 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
     with engine.begin() as conn:
         if not changes.open.empty:
             rows = _alert_rows(changes.open, now)
-            ids = (
-                conn.execute(insert(ALERTS).returning(A.id, sort_by_parameter_order=True), rows)
-                .scalars()
-                .all()
-            )
-            for alert_id, row in zip(ids, rows, strict=True):
+            # RETURNING without sort_by_parameter_order lets SQLAlchemy batch the insert
+            # (with it, SQLite gets one INSERT per row); fingerprints of open alerts are
+            # unique, so they match the ids back.
+            returned = conn.execute(insert(ALERTS).returning(A.id, A.fingerprint), rows)
+            ids = {fp: alert_id for alert_id, fp in returned}
+            for row in rows:
+                alert_id = ids[row["fingerprint"]]
                 row["id"] = alert_id
                 history.append(_event(alert_id, now, "opened", None, "open", row["severity"]))
                 announce(row, "opened")

@@ -20,7 +20,9 @@ ALERTS = Alert.__table__  # type: ignore[attr-defined]
 EVENTS = AlertEvent.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 A = ALERTS.c
-FILTERS = ("state", "kind", "severity", "carrier", "warehouse", "province", "platform")
+FILTERS = (
+    "state", "kind", "severity", "carrier", "warehouse", "province", "platform", "shipment_id",
+)  # fmt: skip
 
 
 class ActionError(Exception):
@@ -38,6 +40,7 @@ class AlertFilter:
     warehouse: str | None = None
     province: str | None = None
     platform: str | None = None
+    shipment_id: int | None = None
 
     def where(self) -> list[Any]:
         clauses = []
@@ -52,18 +55,25 @@ class AlertFilter:
         return clauses
 
 
+SORTS = ("severity", "age", "newest")
+
+
 def list_alerts(
-    engine: Engine, where: AlertFilter = AlertFilter(), limit: int = 100, offset: int = 0
+    engine: Engine,
+    where: AlertFilter = AlertFilter(),
+    limit: int = 100,
+    offset: int = 0,
+    sort: str = "severity",
 ) -> list[dict[str, Any]]:
-    """Most severe first, then oldest condition first."""
+    """`severity`: most severe first, then oldest condition first (the default: what to do
+    next); `age`: oldest condition first; `newest`: most recently opened first."""
     severity_rank = case((A.severity == "critical", 2), (A.severity == "warning", 1), else_=0)
-    query = (
-        select(ALERTS)
-        .where(*where.where())
-        .order_by(severity_rank.desc(), A.since.asc(), A.id.asc())
-        .limit(limit)
-        .offset(offset)
-    )
+    order = {
+        "severity": (severity_rank.desc(), A.since.asc(), A.id.asc()),
+        "age": (A.since.asc(), A.id.asc()),
+        "newest": (A.opened_at.desc(), A.id.desc()),
+    }[sort if sort in SORTS else "severity"]
+    query = select(ALERTS).where(*where.where()).order_by(*order).limit(limit).offset(offset)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 

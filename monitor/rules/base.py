@@ -69,6 +69,9 @@ class RuleContext:
     parcels: pd.DataFrame
     now: pd.Timestamp
     config: Config
+    # Learned transit figures per lane (lane_stats rows: carrier, origin, province,
+    # deliveries, transit_p90_hours); None: every parcel falls back to the distance band.
+    lane_expectations: pd.DataFrame | None = None
 
     @cached_property
     def thresholds(self) -> pd.DataFrame:
@@ -76,22 +79,19 @@ class RuleContext:
 
     @cached_property
     def distance_bands(self) -> pd.Series:
-        """same_province | adjacent | cross_region | remote, from the warehouse's province."""
-        origin = {w.id: w.province for w in self.config.warehouses}
-        pairs = pd.DataFrame(
-            {
-                "origin": self.parcels["warehouse"].map(origin),
-                "destination": self.parcels["province"],
-            }
-        ).astype(object)
-        pairs = pairs.where(pairs.notna(), None)
-        unique = pairs.drop_duplicates()
-        bands = {
-            (o, d): distance_band(o, d)
-            for o, d in zip(unique["origin"], unique["destination"], strict=True)
-        }
-        keys = list(zip(pairs["origin"], pairs["destination"], strict=True))
-        return pd.Series([bands[k] for k in keys], index=self.parcels.index, dtype=object)
+        """same_province | adjacent | cross_region | remote, from the warehouse's province.
+        A shop has a few hundred (origin, destination) pairs: classify each pair once."""
+        origin = {w.id: w.province or "" for w in self.config.warehouses}
+        pairs = (
+            self.parcels["warehouse"].map(origin).fillna("").astype(str)
+            + "|"
+            + self.parcels["province"].fillna("").astype(str)
+        )
+        bands = {}
+        for pair in pairs.unique():
+            o, _, d = str(pair).partition("|")
+            bands[pair] = distance_band(o or None, d or None)
+        return pairs.map(bands).astype(object)
 
     def hours_since(self, column: str | pd.Series) -> pd.Series:
         values = self.parcels[column] if isinstance(column, str) else column

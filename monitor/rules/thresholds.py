@@ -108,23 +108,24 @@ def layers(config: Config) -> list[Layer]:
 
 def resolve(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """One row per parcel (same index as `frame`), one float column per threshold in hours.
-    `frame` needs the columns carrier, province, warehouse and platform."""
+    `frame` needs the columns carrier, province, warehouse and platform. Works on numpy
+    arrays: one mask per layer, reused for every threshold it sets."""
     base = global_values(config)
-    result = pd.DataFrame(
-        {column: np.full(len(frame), base[column], dtype="float64") for column in COLUMNS},
-        index=frame.index,
-    )
+    columns = {column: np.full(len(frame), base[column], dtype="float64") for column in COLUMNS}
+    keys: dict[str, pd.Series] = {}
     for layer in layers(config):
         if not layer.values:
             continue
         mask = np.ones(len(frame), dtype=bool)
         for key, expected in layer.scope.items():
-            mask &= (frame[key] == expected).to_numpy(dtype=bool, na_value=False)
+            if key not in keys:
+                keys[key] = frame[key]
+            mask &= (keys[key] == expected).to_numpy(dtype=bool, na_value=False)
         if not mask.any():
             continue
         for column, value in layer.values.items():
-            result.loc[mask, column] = value
-    return result
+            columns[column][mask] = value
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def effective(config: Config, **scope: str) -> dict[str, float]:

@@ -138,16 +138,35 @@ def read_frame(
     sql = compile_sql(engine, statement)
     url = engine.url
     backend = url.get_backend_name()
+    times = list(time_columns)
     if backend == "sqlite" and url.database not in (None, "", ":memory:"):
-        frame = _read_sqlite(os.path.abspath(str(url.database)), sql).to_pandas()
+        table = _read_sqlite(os.path.abspath(str(url.database)), sql)
     elif backend == "postgresql":
-        frame = _read_postgresql(engine, sql).to_pandas()
+        table = _read_postgresql(engine, sql)
     else:
         with engine.connect() as conn:
             frame = pd.read_sql_query(sql, conn)
-    for column in time_columns:
-        frame[column] = as_utc_times(frame[column])
-    return frame
+        for column in times:
+            frame[column] = as_utc_times(frame[column])
+        return frame
+    return _with_utc_times(table, times).to_pandas()
+
+
+def _with_utc_times(table: pa.Table, columns: list[str]) -> pa.Table:
+    """Integer microseconds (SQLite, see store/types.py) become UTC timestamps in Arrow, a
+    zero-copy cast; an all-NULL column (typed null) becomes an all-null timestamp column."""
+    target = pa.timestamp("us", tz="UTC")
+    for name in columns:
+        index = table.schema.get_field_index(name)
+        column = table.column(index)
+        if pa.types.is_timestamp(column.type):
+            cast = column.cast(target)
+        elif pa.types.is_null(column.type):
+            cast = pa.nulls(len(column), target)
+        else:
+            cast = column.cast(pa.int64()).cast(target)
+        table = table.set_column(index, name, cast)
+    return table
 
 
 def as_utc_times(values: pd.Series) -> pd.Series:

@@ -8,13 +8,16 @@ the scheduler's jobs is never blocked by a database call.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import select, text
+from starlette.middleware.sessions import SessionMiddleware
 
 from alerts.model import Action
 from carriers.base import SignatureError
@@ -27,8 +30,11 @@ from monitor.metrics import PUSHES_REJECTED
 from monitor.queue import ActionError, AlertFilter, act, count_alerts, history, list_alerts
 from monitor.web.auth import require
 from monitor.web.context import AppContext
+from monitor.web.pages import build_router
+from monitor.web.sessions import session_secret
 
 STALE_AFTER_SECONDS = 600
+STATIC = Path(__file__).with_name("static")
 
 
 class ActionBody(BaseModel):
@@ -216,9 +222,15 @@ def create_app(ctx: AppContext) -> FastAPI:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))  # fmt: skip
 
-    @app.get("/", response_class=PlainTextResponse, include_in_schema=False)
-    def index() -> str:
-        return "parcelwatch: see /api/v1/alerts, /metrics, /openapi.json\n"
+    app.include_router(build_router(ctx))
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(auth),
+        session_cookie="parcelwatch_session",
+        same_site="lax",
+        max_age=12 * 3600,  # a working day; then sign in again
+    )
 
     return app
 

@@ -1,0 +1,255 @@
+"""The pages warehouse leads use: the alert queue, a parcel's timeline, sign-in.
+
+Server-rendered with Jinja2 (autoescaped: scan texts and imported fields are untrusted),
+working without JavaScript; forms post back with a CSRF token and redirect (POST, then GET).
+Times are shown in each parcel's warehouse zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from alerts.model import Action, AlertKind, AlertState, Severity
+from monitor.geo import normalize_province
+from monitor.ingest.writer import EVENTS, SHIPMENTS
+from monitor.queue import (
+    ActionError,
+    AlertFilter,
+    act,
+    count_alerts,
+    history,
+    list_alerts,
+)
+from monitor.web.context import AppContext
+from monitor.web.i18n import KIND_NAMES, LANGUAGES, TEXT, pick_language
+from monitor.web.sessions import (
+    Viewer,
+    check_password,
+    csrf_ok,
+    csrf_token,
+    current_viewer,
+    sign_in,
+)
+
+PAGE_SIZE = 50
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+FILTERS = ("state", "kind", "severity", "warehouse", "carrier", "province", "platform")
+EXPORT_COLUMNS = (
+    "id", "kind", "severity", "state", "order_id", "tracking_number", "carrier", "warehouse",
+    "province", "platform", "since", "opened_at", "assignee",
+)  # fmt: skip
+TIMES = ("since", "opened_at")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect a signed-in lead to another host."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+def _csv_cell(value: Any) -> str:
+    """Spreadsheet formula injection: a cell starting with = + - @ is text, not a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def build_router(ctx: AppContext) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    auth = ctx.config.auth
+    zones = {w.id: ZoneInfo(w.timezone) for w in ctx.config.warehouses}
+
+    def local(value: datetime | None, warehouse: str | None = None) -> str:
+        if value is None:
+            return ""
+        return value.astimezone(zones.get(warehouse or "", ZoneInfo("Asia/Shanghai"))).strftime(
+            "%Y-%m-%d %H:%M"
+        )
+
+    def render(request: Request, name: str, viewer: Viewer | None, **values: Any) -> Response:
+        lang = pick_language(request)
+        response = TEMPLATES.TemplateResponse(
+            request,
+            name,
+            {
+                "t": TEXT[lang],
+                "lang": lang,
+                "languages": LANGUAGES,
+                "kind_name": lambda k: KIND_NAMES[lang].get(k, k),
+                "local": local,
+                "viewer": viewer,
+                "csrf": csrf_token(request) if viewer and viewer.can("lead") else "",
+                **values,
+            },
+        )
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+        return response
+
+    def reader(request: Request) -> Viewer:
+        viewer = current_viewer(request, auth)
+        if viewer is None:
+            raise HTTPException(303, headers={"Location": f"/login?next={request.url.path}"})
+        return viewer
+
+    def writer(request: Request, token: str | None) -> Viewer:
+        viewer = current_viewer(request, auth)
+        if viewer is None or not viewer.can("lead"):
+            raise HTTPException(403, "signing in as a lead is needed for this")
+        if not csrf_ok(request, token):
+            raise HTTPException(403, "the form has expired (CSRF check failed); reload the page")
+        return viewer
+
+    def filters_from(request: Request) -> AlertFilter:
+        values: dict[str, Any] = {k: (request.query_params.get(k) or None) for k in FILTERS}
+        values["state"] = values["state"] or "active"
+        if values["state"] == "all":
+            values["state"] = None
+        if values["province"]:
+            values["province"] = normalize_province(values["province"]) or values["province"]
+        return AlertFilter(**values)
+
+    @router.get("/", response_class=HTMLResponse)
+    def queue(request: Request, page: int = 1, sort: str = "severity") -> Response:
+        viewer = reader(request)
+        where = filters_from(request)
+        page = max(page, 1)
+        counts = count_alerts(ctx.engine, where)
+        total = sum(counts.values())
+        rows = list_alerts(ctx.engine, where, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort)
+        query = {k: v for k in FILTERS if (v := request.query_params.get(k))}
+        return render(
+            request, "queue.html", viewer,
+            alerts=rows, counts=counts, total=total, page=page, sort=sort,
+            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), query=query,
+            query_string=urlencode(query | {"sort": sort}),
+            kinds=[k.value for k in AlertKind], severities=[s.value for s in Severity],
+            states=["active", *[s.value for s in AlertState], "all"],
+            warehouses=[w.id for w in ctx.config.warehouses],
+            carriers=sorted(ctx.config.carriers) or None,
+        )  # fmt: skip
+
+    @router.get("/alerts.csv")
+    def export(request: Request, sort: str = "severity") -> Response:
+        reader(request)
+        rows = list_alerts(ctx.engine, filters_from(request), 100_000, 0, sort)
+        columns = EXPORT_COLUMNS
+        buffer = io.StringIO()
+        buffer.write("\ufeff")  # Excel opens UTF-8 CSV with Chinese correctly only with a BOM
+        out = csv.writer(buffer)
+        out.writerow(list(columns))
+        for row in rows:
+            cells = [local(row[c], row["warehouse"]) if c in TIMES else row[c] for c in columns]
+            out.writerow([_csv_cell(cell) for cell in cells])
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="parcelwatch-alerts.csv"'},
+        )
+
+    @router.get("/parcels/{order_id}", response_class=HTMLResponse)
+    def parcel(request: Request, order_id: str) -> Response:
+        viewer = reader(request)
+        with ctx.engine.connect() as conn:
+            shipment = conn.execute(
+                select(SHIPMENTS).where(SHIPMENTS.c.order_id == order_id)
+            ).first()
+            if shipment is None:
+                raise HTTPException(404, f"no parcel with order id {order_id}")
+            events = list(conn.execute(
+                select(EVENTS).where(EVENTS.c.shipment_id == shipment.id)
+                .order_by(EVENTS.c.occurred_at.desc(), EVENTS.c.id.desc())
+            ))  # fmt: skip
+        alerts = list_alerts(ctx.engine, AlertFilter(shipment_id=shipment.id), 200, 0, "newest")
+        for alert in alerts:
+            alert["history"] = history(ctx.engine, alert["id"])
+        return render(request, "parcel.html", viewer, shipment=shipment, events=events,
+                      alerts=alerts)  # fmt: skip
+
+    @router.post("/alerts/{alert_id}/action")
+    def alert_action(
+        request: Request,
+        alert_id: int,
+        action: str = Form(),
+        csrf: str | None = Form(None),
+        note: str | None = Form(None),
+        assignee: str | None = Form(None),
+        until: str | None = Form(None),
+        next: str | None = Form(None),
+    ) -> Response:
+        viewer = writer(request, csrf)
+        _act(alert_id, action, viewer, note, assignee, until)
+        return RedirectResponse(_safe_next(next), status_code=303)
+
+    @router.post("/alerts/bulk")
+    async def bulk(request: Request) -> Response:
+        form = await request.form()
+        viewer = writer(request, str(form.get("csrf") or ""))
+        action = str(form.get("action") or "")
+        if action not in (Action.ACKNOWLEDGE.value, Action.RESOLVE.value):
+            raise HTTPException(400, "bulk actions are ack and resolve")
+        ids = [int(str(v)) for v in form.getlist("ids") if str(v).isdigit()]
+        for alert_id in ids:
+            try:
+                _act(alert_id, action, viewer, str(form.get("note") or "") or None, None, None)
+            except HTTPException as exc:
+                if exc.status_code != 409:  # already done by someone else: fine in bulk
+                    raise
+        return RedirectResponse(_safe_next(str(form.get("next") or "/")), status_code=303)
+
+    def _act(alert_id: int, action: str, viewer: Viewer, note: str | None,
+             assignee: str | None, until: str | None) -> None:  # fmt: skip
+        try:
+            verb = Action(action)
+        except ValueError:
+            raise HTTPException(400, f"unknown action {action!r}") from None
+        moment = None
+        if until:
+            try:
+                moment = datetime.fromisoformat(until)
+            except ValueError:
+                raise HTTPException(400, f"not a date and time: {until!r}") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        try:
+            act(ctx.engine, alert_id, verb, viewer.name, ctx.clock.now(), note=note or None,
+                assignee=assignee or None, until=moment)  # fmt: skip
+        except ActionError as exc:
+            raise HTTPException(404 if exc.not_found else 409, str(exc)) from exc
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/") -> Response:
+        return render(request, "login.html", None, next=_safe_next(next), error=False)
+
+    @router.post("/login")
+    def login(
+        request: Request,
+        user: str = Form(),
+        password: str = Form(),
+        next: str = Form("/"),
+    ) -> Response:
+        viewer = check_password(auth, user, password)
+        if viewer is None:
+            response = render(request, "login.html", None, next=_safe_next(next), error=True)
+            response.status_code = 401
+            return response
+        sign_in(request, viewer)
+        return RedirectResponse(_safe_next(next), status_code=303)
+
+    @router.post("/logout")
+    def logout(request: Request) -> Response:
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    return router
