@@ -23,6 +23,7 @@ from monitor.config import Config
 from monitor.metrics import ALERTS_OPENED
 from monitor.rules import BASELINE_COLUMNS, TIME_COLUMNS, evaluate
 from monitor.rules.incidents import TROUBLE_KINDS
+from monitor.scorecard.lanes import load_lane_expectations
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
 from monitor.store.models import Alert, AlertEvent, OutboxMessage, Shipment
@@ -78,8 +79,11 @@ def active_parcels_query(now: datetime) -> Any:
     )
 
 
+CATEGORY_COLUMNS = ("platform", "warehouse", "carrier", "province", "status", "sub_reason")
+
+
 def load_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
-    return read_frame(engine, active_parcels_query(now), TIME_COLUMNS)
+    return read_frame(engine, active_parcels_query(now), TIME_COLUMNS, CATEGORY_COLUMNS)
 
 
 class BaselineCache:
@@ -165,7 +169,10 @@ def detect(
     baseline = (
         baselines.get(engine, now, days) if baselines else incident_baseline(engine, now, days)
     )
-    return evaluate(parcels, now, config, baseline, load_health(engine))
+    lanes = load_lane_expectations(engine)  # learned lane p90s for `delayed`: one small query
+    return evaluate(
+        parcels, now, config, baseline, load_health(engine), lane_expectations=lanes
+    )
 
 
 @dataclass

@@ -80,18 +80,29 @@ class RuleContext:
     @cached_property
     def distance_bands(self) -> pd.Series:
         """same_province | adjacent | cross_region | remote, from the warehouse's province.
-        A shop has a few hundred (origin, destination) pairs: classify each pair once."""
-        origin = {w.id: w.province or "" for w in self.config.warehouses}
-        pairs = (
-            self.parcels["warehouse"].map(origin).fillna("").astype(str)
-            + "|"
-            + self.parcels["province"].fillna("").astype(str)
-        )
-        bands = {}
-        for pair in pairs.unique():
-            o, _, d = str(pair).partition("|")
-            bands[pair] = distance_band(o or None, d or None)
-        return pairs.map(bands).astype(object)
+        A shop has a few hundred (warehouse, destination) pairs: classify each pair once and
+        spread the answers by integer codes."""
+        origin = {w.id: w.province for w in self.config.warehouses}
+        w_codes, warehouses = pd.factorize(self.parcels["warehouse"], use_na_sentinel=False)
+        p_codes, provinces = pd.factorize(self.parcels["province"], use_na_sentinel=False)
+        pair_codes = w_codes.astype(np.int64) * (len(provinces) + 1) + p_codes
+        unique, inverse = np.unique(pair_codes, return_inverse=True)
+        labels = []
+        for code in unique:
+            warehouse = warehouses[code // (len(provinces) + 1)]
+            province = provinces[code % (len(provinces) + 1)]
+            labels.append(
+                distance_band(
+                    origin.get(warehouse) if isinstance(warehouse, str) else None,
+                    province if isinstance(province, str) else None,
+                )
+            )
+        return pd.Series(np.array(labels, dtype=object)[inverse], index=self.parcels.index)
+
+    @cached_property
+    def last_scan(self) -> pd.Series:
+        """The last carrier scan we know of: the last event, else the pickup scan."""
+        return self.parcels["last_event_at"].fillna(self.parcels["picked_up_at"])
 
     def hours_since(self, column: str | pd.Series) -> pd.Series:
         values = self.parcels[column] if isinstance(column, str) else column

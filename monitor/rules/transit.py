@@ -60,8 +60,7 @@ def no_pickup_scan(ctx: RuleContext) -> pd.DataFrame:
 
 
 def _last_scan(ctx: RuleContext) -> pd.Series:
-    p = ctx.parcels
-    return p["last_event_at"].fillna(p["picked_up_at"])
+    return ctx.last_scan
 
 
 def _lost_by_silence(ctx: RuleContext) -> np.ndarray:
@@ -93,19 +92,61 @@ def stalled(ctx: RuleContext) -> pd.DataFrame:
     )
 
 
+def lane_p90_hours(ctx: RuleContext) -> pd.Series:
+    """Each parcel's learned lane p90 in hours (lane_stats, refreshed by
+    monitor/scorecard/lanes.py), NaN where the lane has fewer than `rules.lane_min_deliveries`
+    deliveries in its window. A lane is (carrier, origin province, destination province); a
+    parcel from a warehouse without a configured province matches the carrier x destination
+    row (origin NULL), the best figure there is for it."""
+    p = ctx.parcels
+    result = pd.Series(np.nan, index=p.index, dtype="float64")
+    lanes = ctx.lane_expectations
+    if lanes is None or lanes.empty or p.empty:
+        return result
+    usable = lanes[
+        (lanes["deliveries"] >= ctx.config.rules.lane_min_deliveries).to_numpy(dtype=bool)
+        & lanes["transit_p90_hours"].notna().to_numpy(dtype=bool)
+        & lanes["province"].notna().to_numpy(dtype=bool)
+    ]
+    if usable.empty:
+        return result
+    by_lane = dict(
+        zip(
+            _lane_keys(usable["carrier"], usable["origin"], usable["province"]),
+            usable["transit_p90_hours"].astype("float64"),
+            strict=True,
+        )
+    )
+    origin = p["warehouse"].map({w.id: w.province for w in ctx.config.warehouses if w.province})
+    keys = _lane_keys(p["carrier"], origin, p["province"])
+    return pd.Series(keys.map(by_lane), index=p.index, dtype="float64")
+
+
+def _lane_keys(carrier: pd.Series, origin: pd.Series, province: pd.Series) -> pd.Series:
+    def text(values: pd.Series) -> pd.Series:
+        return values.astype(object).where(values.notna(), "").astype(str)
+
+    return text(carrier) + "|" + text(origin) + "|" + text(province)
+
+
 def expected_delivery(ctx: RuleContext) -> tuple[pd.Series, pd.Series]:
-    """The carrier's own estimate when it gave one, else pickup + the distance band's
-    allowance. Returns (expected instant, basis)."""
+    """When each parcel should be delivered: the carrier's own estimate when it gave one,
+    else pickup + the lane's learned p90 once the lane has enough history, else pickup + the
+    distance band's allowance (DESIGN "delayed"). Returns (expected instant, basis)."""
     p = ctx.parcels
     bands = ctx.distance_bands
     allowance = pd.Series(np.nan, index=p.index, dtype="float64")
     for band, column in DELAY_COLUMN.items():
         rows = (bands == band).to_numpy(dtype=bool)
         allowance[rows] = ctx.thresholds.loc[rows, column]
-    by_band = p["picked_up_at"] + allowance * HOUR
+    lane = lane_p90_hours(ctx)
+    learned = lane.notna().to_numpy(dtype=bool)
+    allowance = allowance.where(~learned, lane)
+    by_lane = p["picked_up_at"] + allowance * HOUR
     has_estimate = p["expected_delivery_at"].notna()
-    expected = p["expected_delivery_at"].where(has_estimate, by_band)
+    expected = p["expected_delivery_at"].where(has_estimate, by_lane)
     basis = pd.Series("distance_band:" + bands.astype(str), index=p.index, dtype=object)
+    basis[learned] = "lane_p90"
     basis[has_estimate.to_numpy(dtype=bool)] = "carrier_estimate"
     return expected, basis
 

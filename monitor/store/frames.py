@@ -131,10 +131,15 @@ def _read_postgresql(engine: Engine, sql: str) -> pa.Table:
 
 
 def read_frame(
-    engine: Engine, statement: Select[Any] | str, time_columns: Iterable[str] = ()
+    engine: Engine,
+    statement: Select[Any] | str,
+    time_columns: Iterable[str] = (),
+    categories: Iterable[str] = (),
 ) -> pd.DataFrame:
     """The rows of `statement` as a frame; `time_columns` (UTCDateTime columns) come back as
-    datetime64[us, UTC] whatever the backend stores."""
+    datetime64[us, UTC] whatever the backend stores; `categories` (low-cardinality text:
+    status, carrier, province ...) come back as pandas Categoricals, dictionary-encoded in
+    Arrow, so that the rules compare small integer codes instead of a million strings."""
     sql = compile_sql(engine, statement)
     url = engine.url
     backend = url.get_backend_name()
@@ -148,8 +153,15 @@ def read_frame(
             frame = pd.read_sql_query(sql, conn)
         for column in times:
             frame[column] = as_utc_times(frame[column])
+        for column in categories:
+            frame[column] = frame[column].astype("category")
         return frame
-    return _with_utc_times(table, times).to_pandas()
+    table = _with_utc_times(table, times)
+    for name in categories:
+        index = table.schema.get_field_index(name)
+        if not pa.types.is_dictionary(table.column(index).type):
+            table = table.set_column(index, name, table.column(index).dictionary_encode())
+    return table.to_pandas()
 
 
 def _with_utc_times(table: pa.Table, columns: list[str]) -> pa.Table:

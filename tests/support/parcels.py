@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pyarrow as pa
 
+from monitor.detection import CATEGORY_COLUMNS
 from monitor.rules.base import PARCEL_COLUMNS, TIME_COLUMNS
 from monitor.store.frames import as_utc_times
 
@@ -93,6 +94,9 @@ def parcel_frame(*rows: dict[str, Any]) -> pd.DataFrame:
         ],
         schema=_SCHEMA,
     )
+    for name in CATEGORY_COLUMNS:  # as the store loader hands them to the rules
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(index).dictionary_encode())
     frame = table.to_pandas()
     for name in TIME_COLUMNS:
         frame[name] = as_utc_times(frame[name])
