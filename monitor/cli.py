@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from alerts.model import Action, AlertKind, AlertState, Severity
+from alerts.sinks import SinkSetupError
 from carriers.base import CarrierAPIError
 from monitor import __version__
 from monitor.clock import SystemClock
@@ -558,6 +559,8 @@ def run_command(host: str, port: int, config_path: Path | None) -> None:
         asyncio.run(serve(config, host, port, SystemClock()))
     except CarrierAPIError as exc:
         fail(f"carriers: {exc}")
+    except SinkSetupError as exc:
+        fail(f"{config_path or 'parcelwatch.toml'}: {exc}")
     except KeyboardInterrupt:
         pass
 
@@ -626,6 +629,9 @@ def sim(host: str, port: int, seed: int, speed: float, webhook: str | None) -> N
         track17_key=SIM_17TRACK_KEY,
         track17_webhook_url=webhook,
     )
+
+
+main.add_command(__import__("monitor.cli_scorecard", fromlist=["scorecard"]).scorecard)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.config import SinkList
 from carriers.registry import CARRIERS, normalize_carrier
 from monitor.geo import DEFAULT_REMOTE, DEFAULT_VERY_REMOTE, normalize_province
 
@@ -280,6 +281,7 @@ class DaemonConfig(Strict):
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 30
     subscribe_interval_seconds: Annotated[float, Field(gt=0)] = 60
     detect_interval_seconds: Annotated[float, Field(gt=0)] = 60
+    deliver_interval_seconds: Annotated[float, Field(gt=0)] = 15
     # Where carriers can reach our /webhooks/<api> (for push subscriptions); unset: poll only.
     public_url: str | None = None
 
@@ -323,8 +325,7 @@ class Config(Strict):
     auth: AuthConfig = AuthConfig()
     daemon: DaemonConfig = DaemonConfig()
     scorecard: ScorecardConfig = ScorecardConfig()
-    # Kept as raw tables until the sinks land; validated there.
-    sinks: list[dict[str, Any]] = []
+    sinks: SinkList = []  # [[sinks]]: where notifications go (alerts/config.py)
 
     def warehouse(self, warehouse_id: str) -> WarehouseConfig | None:
         return next((w for w in self.warehouses if w.id == warehouse_id), None)

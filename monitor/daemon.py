@@ -16,17 +16,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 
+from alerts.outbox import deliver_due, resend_active
+from alerts.sinks import build_routes
 from monitor.clock import Clock
 from monitor.collectors import register_store_collector
 from monitor.config import Config
 from monitor.detection import BaselineCache, run_tick
-from monitor.metrics import DETECTION_DURATION, LAST_DETECTION
+from monitor.metrics import DETECTION_DURATION, LAST_DETECTION, NOTIFICATIONS
 from monitor.poller import CarrierClient, Poller
 from monitor.store.db import make_engine, upgrade
+from monitor.store.models import Alert, OutboxDelivery, OutboxMessage
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 
@@ -39,6 +43,7 @@ class Daemon:
         config: Config,
         clock: Clock,
         clients: Sequence[CarrierClient] = (),
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -56,6 +61,12 @@ class Daemon:
         self.last_tick: Any = None
         self.inflight: set[asyncio.Task[Any]] = set()
         self.baselines = BaselineCache()
+        # Sinks are built once: their rate-limit windows live in them.
+        self.routes = (
+            build_routes(config.sinks, http, public_url=config.daemon.public_url)
+            if http is not None and config.sinks
+            else []
+        )
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -92,6 +103,26 @@ class Daemon:
 
         await self._guarded("detect", work)
 
+    async def deliver(self) -> None:
+        async def work() -> None:
+            await deliver_due(
+                self.engine, self.routes, self.clock.now(),
+                outbox=OutboxMessage.__table__,  # type: ignore[attr-defined]
+                deliveries=OutboxDelivery.__table__,  # type: ignore[attr-defined]
+                on_outcome=lambda sink, outcome, n: NOTIFICATIONS.labels(
+                    sink=sink, outcome=outcome
+                ).inc(n),
+            )  # fmt: skip
+
+        await self._guarded("deliver", work)
+
+    async def resend(self) -> None:
+        async def work() -> None:
+            await resend_active(self.engine, self.routes, self.clock.now(),
+                                alerts=Alert.__table__)  # type: ignore[attr-defined]  # fmt: skip
+
+        await self._guarded("resend", work)
+
     def start_scheduler(self) -> None:
         every = self.config.daemon
         self.scheduler.add_job(self.poll, "interval", seconds=every.poll_interval_seconds,
@@ -102,6 +133,11 @@ class Daemon:
                                    next_run_time=_soon())  # fmt: skip
         self.scheduler.add_job(self.detect, "interval", seconds=every.detect_interval_seconds,
                                id="detect", next_run_time=_soon())  # fmt: skip
+        if self.routes:
+            self.scheduler.add_job(self.deliver, "interval",
+                                   seconds=every.deliver_interval_seconds, id="deliver",
+                                   next_run_time=_soon())  # fmt: skip
+            self.scheduler.add_job(self.resend, "interval", seconds=60, id="resend")
         self.scheduler.start()
         self.ctx.scheduler_running = True
 
@@ -145,11 +181,9 @@ def _soon() -> Any:
 
 async def serve(config: Config, host: str, port: int, clock: Clock) -> None:
     """Run until SIGTERM/SIGINT. Carrier credentials are checked before anything starts."""
-    import httpx
-
     from monitor.carrier_clients import build_clients
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(20.0)) as http:
-        daemon = Daemon(config, clock, build_clients(config, http))
+        daemon = Daemon(config, clock, build_clients(config, http), http)
         log.info("parcelwatch serving on http://%s:%d", host, port)
         await daemon.server(host, port).serve()

@@ -140,7 +140,7 @@ def run_demo(
 
     async def main() -> None:
         async with httpx.AsyncClient(timeout=httpx.Timeout(20.0)) as http:
-            daemon = Daemon(config, clock, build_clients(config, http))
+            daemon = Daemon(config, clock, build_clients(config, http), http)
             report = import_file(daemon.engine, config, export, clock.now())
             out.print(
                 f"shop: {report.counts.inserted} orders imported from {export}; "

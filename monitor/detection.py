@@ -170,9 +170,7 @@ def detect(
         baselines.get(engine, now, days) if baselines else incident_baseline(engine, now, days)
     )
     lanes = load_lane_expectations(engine)  # learned lane p90s for `delayed`: one small query
-    return evaluate(
-        parcels, now, config, baseline, load_health(engine), lane_expectations=lanes
-    )
+    return evaluate(parcels, now, config, baseline, load_health(engine), lane_expectations=lanes)
 
 
 @dataclass

@@ -1,12 +1,18 @@
 """parcelwatch's own counters and histograms (DESIGN.md "Metrics"). Figures that come from the
-store are computed by collectors at scrape time (monitor/web and the metrics issue), never
-kept here, so they cannot go stale."""
+store are computed at scrape time by monitor/collectors.py, never kept here, so they cannot go
+stale."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
 from monitor import __version__
+
+# The outcomes of a tracking call, as the poller counts them.
+OUTCOMES = ("ok", "rate_limited", "transient", "permanent")
+EVENT_SOURCES = ("poll", "push")
 
 TRACKING_REQUESTS = Counter(
     "parcelwatch_tracking_requests",
@@ -50,3 +56,20 @@ LAST_DETECTION = Gauge(
 )
 BUILD_INFO = Gauge("parcelwatch_build_info", "The running version (always 1).", ["version"])
 BUILD_INFO.labels(version=__version__).set(1)
+NOTIFICATIONS = Counter(
+    "parcelwatch_notifications",
+    "Outbox messages handed to a sink, by sink and outcome (ok, transient, permanent).",
+    ["sink", "outcome"],
+)
+
+
+def preinit_carrier_series(carriers: Iterable[str]) -> None:
+    """Create the per-carrier series at 0 for the configured carriers, so that `rate()` and
+    "no requests for 30 min" alerts see a zero rather than no data before the first call
+    (observability.md A1: export 0 for label sets known in advance)."""
+    for carrier in carriers:
+        for outcome in OUTCOMES:
+            TRACKING_REQUESTS.labels(carrier=carrier, outcome=outcome)
+        TRACKING_DURATION.labels(carrier=carrier)
+        for source in EVENT_SOURCES:
+            EVENTS_INGESTED.labels(carrier=carrier, source=source)

@@ -16,12 +16,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
+from alerts.outbox import lifecycle_outbox_rows
 from carriers.base import TrackingUpdate
 from carriers.status import ParcelStatus
 from monitor.ingest.writer import EVENTS, SHIPMENTS, event_key, insert_ignoring_duplicates
 from monitor.metrics import EVENTS_INGESTED
 from monitor.polling import PlanInput, next_poll_at
+from monitor.store.models import OutboxMessage
 
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 NOT_A_SCAN = frozenset(
     {ParcelStatus.AWAITING_SHIPMENT, ParcelStatus.LABEL_CREATED, ParcelStatus.UNKNOWN}
 )
@@ -60,6 +63,7 @@ def apply_updates(
         known = _stored(conn, sorted({u.tracking_number for u in updates}))
         events: list[dict[str, Any]] = []
         changes: list[dict[str, Any]] = []
+        outbox: list[dict[str, Any]] = []  # parcel shipped / delivered, for customer care
         for upd in updates:
             rows = known.get(upd.tracking_number)
             if not rows:
@@ -72,7 +76,9 @@ def apply_updates(
                 change = _state_change(row, upd, now, subscribed, plan)
                 if change:
                     changes.append(change)
+                    outbox.extend(lifecycle_outbox_rows(row._mapping, change, now))
         insert_ignoring_duplicates(conn, EVENTS, events)
+        insert_ignoring_duplicates(conn, OUTBOX, outbox)  # one per order and event
         if changes:
             _write_changes(conn, changes)
         result.shipments = len(changes)

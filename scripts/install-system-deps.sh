@@ -7,8 +7,9 @@ set -euo pipefail
 # One entry per line so later work can extend the list without reshaping the script.
 PACKAGES=(
     postgresql # initdb/pg_ctl for the private test server, psql for debugging
-    # prometheus # promtool, to validate alerting rules
-    # chromium chromium-driver # headless browser checks of the dashboard
+    prometheus # promtool, to validate alerting rules and dashboards; the live scrape test
+    fonts-noto-cjk # CJK glyphs, so province names render in the scorecard's charts
+    chromium # the page tests drive it headless (Playwright, no browser download)
 )
 
 log() { printf 'install-system-deps: %s\n' "$*"; }

@@ -45,11 +45,12 @@ def evaluate(
     config: Config,
     incident_baseline: pd.DataFrame | None = None,
     carrier_health: pd.DataFrame | None = None,
+    lane_expectations: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     moment = pd.Timestamp(now)
     if moment.tzinfo is None:
         raise ValueError("`now` must be timezone-aware")
-    ctx = RuleContext(parcels, moment.tz_convert("UTC"), config)
+    ctx = RuleContext(parcels, moment.tz_convert("UTC"), config, lane_expectations)
     frames: list[pd.DataFrame] = []
     for rule in PARCEL_RULES:
         result = rule(ctx)

@@ -92,14 +92,18 @@ def stalled(ctx: RuleContext) -> pd.DataFrame:
     )
 
 
-def lane_p90_hours(ctx: RuleContext) -> pd.Series:
+def lane_p90_hours(ctx: RuleContext) -> np.ndarray:
     """Each parcel's learned lane p90 in hours (lane_stats, refreshed by
     monitor/scorecard/lanes.py), NaN where the lane has fewer than `rules.lane_min_deliveries`
     deliveries in its window. A lane is (carrier, origin province, destination province); a
     parcel from a warehouse without a configured province matches the carrier x destination
-    row (origin NULL), the best figure there is for it."""
+    row (origin NULL), the best figure there is for it.
+
+    The join runs on integer codes: each parcel's (carrier, warehouse, province) indexes a
+    small table filled from the lane rows, so a million parcels cost a few array lookups
+    rather than a million string keys."""
     p = ctx.parcels
-    result = pd.Series(np.nan, index=p.index, dtype="float64")
+    result = np.full(len(p), np.nan)
     lanes = ctx.lane_expectations
     if lanes is None or lanes.empty or p.empty:
         return result
@@ -110,23 +114,26 @@ def lane_p90_hours(ctx: RuleContext) -> pd.Series:
     ]
     if usable.empty:
         return result
-    by_lane = dict(
-        zip(
-            _lane_keys(usable["carrier"], usable["origin"], usable["province"]),
-            usable["transit_p90_hours"].astype("float64"),
-            strict=True,
-        )
-    )
-    origin = p["warehouse"].map({w.id: w.province for w in ctx.config.warehouses if w.province})
-    keys = _lane_keys(p["carrier"], origin, p["province"])
-    return pd.Series(keys.map(by_lane), index=p.index, dtype="float64")
-
-
-def _lane_keys(carrier: pd.Series, origin: pd.Series, province: pd.Series) -> pd.Series:
-    def text(values: pd.Series) -> pd.Series:
-        return values.astype(object).where(values.notna(), "").astype(str)
-
-    return text(carrier) + "|" + text(origin) + "|" + text(province)
+    carrier_codes, carriers = pd.factorize(p["carrier"])
+    warehouse_codes, warehouses = pd.factorize(p["warehouse"])
+    province_codes, provinces = pd.factorize(p["province"])
+    # One extra slot on each axis: where code -1 (missing) lands, and stays NaN.
+    table = np.full((len(carriers) + 1, len(warehouses) + 1, len(provinces) + 1), np.nan)
+    carrier_at = {str(c): i for i, c in enumerate(carriers)}
+    province_at = {str(v): i for i, v in enumerate(provinces)}
+    origin_of = {w.id: w.province for w in ctx.config.warehouses}
+    by_origin: dict[str | None, list[int]] = {}
+    for i, warehouse in enumerate(warehouses):
+        by_origin.setdefault(origin_of.get(str(warehouse)), []).append(i)
+    origins = usable["origin"].astype(object).where(usable["origin"].notna(), None)
+    for carrier, origin, province, hours in zip(
+        usable["carrier"], origins, usable["province"], usable["transit_p90_hours"], strict=True
+    ):
+        c, v = carrier_at.get(str(carrier)), province_at.get(str(province))
+        rows = by_origin.get(None if origin is None else str(origin), [])
+        if c is not None and v is not None and rows:
+            table[c, rows, v] = float(hours)
+    return table[carrier_codes, warehouse_codes, province_codes]
 
 
 def expected_delivery(ctx: RuleContext) -> tuple[pd.Series, pd.Series]:
@@ -134,20 +141,21 @@ def expected_delivery(ctx: RuleContext) -> tuple[pd.Series, pd.Series]:
     else pickup + the lane's learned p90 once the lane has enough history, else pickup + the
     distance band's allowance (DESIGN "delayed"). Returns (expected instant, basis)."""
     p = ctx.parcels
-    bands = ctx.distance_bands
-    allowance = pd.Series(np.nan, index=p.index, dtype="float64")
-    for band, column in DELAY_COLUMN.items():
-        rows = (bands == band).to_numpy(dtype=bool)
-        allowance[rows] = ctx.thresholds.loc[rows, column]
+    band_codes, band_names = pd.factorize(ctx.distance_bands)
+    allowance = np.full(len(p), np.nan)
+    for code, band in enumerate(band_names):
+        rows = band_codes == code
+        allowance[rows] = ctx.thresholds[DELAY_COLUMN[str(band)]].to_numpy()[rows]
     lane = lane_p90_hours(ctx)
-    learned = lane.notna().to_numpy(dtype=bool)
-    allowance = allowance.where(~learned, lane)
-    by_lane = p["picked_up_at"] + allowance * HOUR
+    learned = ~np.isnan(lane)
+    allowance = np.where(learned, lane, allowance)
+    by_allowance = p["picked_up_at"] + pd.Series(allowance, index=p.index) * HOUR
     has_estimate = p["expected_delivery_at"].notna()
-    expected = p["expected_delivery_at"].where(has_estimate, by_lane)
-    basis = pd.Series("distance_band:" + bands.astype(str), index=p.index, dtype=object)
-    basis[learned] = "lane_p90"
-    basis[has_estimate.to_numpy(dtype=bool)] = "carrier_estimate"
+    expected = p["expected_delivery_at"].where(has_estimate, by_allowance)
+    labels = [f"distance_band:{band}" for band in band_names] + ["lane_p90", "carrier_estimate"]
+    codes = np.where(learned, len(band_names), band_codes)
+    codes = np.where(has_estimate.to_numpy(dtype=bool), len(band_names) + 1, codes)
+    basis = pd.Series(pd.Categorical.from_codes(codes, labels), index=p.index)
     return expected, basis
 
 

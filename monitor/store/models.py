@@ -16,8 +16,24 @@ def _utc(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
+# Partial covering indexes for the /metrics counts (monitor/collectors.py): they hold only
+# active parcels and unresolved alerts, so a scrape reads a small index in group order
+# however long the history grows. Their WHERE text must match the collector's queries.
+ACTIVE_PARCEL = "status NOT IN ('delivered', 'returned')"
+UNRESOLVED_ALERT = "state != 'resolved'"
+
+
 class Shipment(SQLModel, table=True):
     __tablename__ = "shipment"
+    __table_args__ = (
+        Index(
+            "ix_shipment_active_carrier_status",
+            "carrier",
+            "status",
+            sqlite_where=text(ACTIVE_PARCEL),
+            postgresql_where=text(ACTIVE_PARCEL),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(unique=True, index=True)
@@ -93,6 +109,25 @@ class Alert(SQLModel, table=True):
             unique=True,
             sqlite_where=text("state != 'resolved'"),
             postgresql_where=text("state != 'resolved'"),
+        ),
+        Index(
+            "ix_alert_open_breakdown",
+            "kind",
+            "severity",
+            "carrier",
+            "warehouse",
+            "state",  # makes the index covering: SQLite re-checks the WHERE term
+            sqlite_where=text(UNRESOLVED_ALERT),
+            postgresql_where=text(UNRESOLVED_ALERT),
+        ),
+        Index(
+            "ix_alert_open_province",
+            "kind",
+            "province",
+            "carrier",
+            "state",
+            sqlite_where=text(UNRESOLVED_ALERT),
+            postgresql_where=text(UNRESOLVED_ALERT),
         ),
     )
 
@@ -173,3 +208,23 @@ class LaneStats(SQLModel, table=True):
     loss_ratio: float | None = None
     window_days: int = 28
     computed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class OutboxDelivery(SQLModel, table=True):
+    """One outbox message to one sink (alerts/outbox.py): so that a sink that has a message
+    never gets it again because another sink failed, and so that failures are shown.
+    `permanent`: given up (the sink refused it for good, or attempts ran out); `last_error`
+    says why. `next_attempt_at`: when a transient failure may be retried."""
+
+    __tablename__ = "outbox_delivery"
+    __table_args__ = (Index("uq_outbox_delivery_outbox_sink", "outbox_id", "sink", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox.id", ondelete="CASCADE")
+    sink: str  # the sink's configured name
+    attempts: int = 0
+    delivered_at: datetime | None = _utc()
+    permanent: bool = False
+    last_error: str | None = None
+    next_attempt_at: datetime | None = _utc()
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,173 @@
+"""Sinks built from `[[sinks]]`: each with its filters and its rate limiter (a `Route`).
+
+Build the routes once per process and keep them: a route's limiter remembers what was sent
+in the last minute. Secrets are read from the environment here, once; a variable that is not
+set is an error naming the key (`sinks[0].url_env`), raised before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from alerts.config import (
+    AlertmanagerSinkConfig,
+    DingTalkSinkConfig,
+    EmailSinkConfig,
+    SinkSettings,
+    SlackSinkConfig,
+    WebhookSinkConfig,
+    WeComSinkConfig,
+)
+from alerts.sinks.alertmanager import AlertmanagerSink
+from alerts.sinks.base import Notification, Now, Sink, utc_now
+from alerts.sinks.dingtalk import DingTalkSink
+from alerts.sinks.ratelimit import SlidingWindowLimiter
+from alerts.sinks.render import Renderer
+from alerts.sinks.slack import SlackSink
+from alerts.sinks.smtp import EmailSink
+from alerts.sinks.webhook import WebhookSink
+from alerts.sinks.wecom import WeComSink
+
+
+class SinkSetupError(ValueError):
+    """A sink cannot be built: `key` is the config key at fault (`sinks[0].url_env`)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+@dataclass
+class Route:
+    """One sink with what decides what reaches it and how fast."""
+
+    sink: Sink
+    settings: SinkSettings
+    limiter: SlidingWindowLimiter | None = None
+
+    @property
+    def name(self) -> str:
+        return self.sink.name
+
+    @property
+    def digest_after(self) -> int | None:
+        return self.settings.digest_after
+
+    def accepts(self, n: Notification) -> bool:
+        return self.settings.accepts(n.event, n.kind, n.severity)
+
+
+def _env(env: Mapping[str, str], index: int, key: str, variable: str | None) -> str | None:
+    if variable is None:
+        return None
+    value = env.get(variable, "").strip()
+    if not value:
+        raise SinkSetupError(
+            f"sinks[{index}].{key}", f"environment variable {variable} is not set or empty"
+        )
+    return value
+
+
+def build_sink(
+    settings: SinkSettings,
+    client: httpx.AsyncClient,
+    *,
+    index: int = 0,
+    env: Mapping[str, str] | None = None,
+    public_url: str | None = None,
+    now: Now = utc_now,
+) -> Sink:
+    env = os.environ if env is None else env
+    renderer = Renderer(public_url, settings.timezone)
+    timeout = settings.timeout_seconds
+
+    def url() -> str:
+        given = getattr(settings, "url", None)
+        value = given or _env(env, index, "url_env", getattr(settings, "url_env", None))
+        if not value:  # the config model requires one of them
+            raise SinkSetupError(f"sinks[{index}].url_env", "no URL given")
+        return str(value)
+
+    def secret(key: str) -> str | None:
+        return _env(env, index, key, getattr(settings, key, None))
+
+    name = settings.name
+    match settings:
+        case WebhookSinkConfig():
+            key = secret("secret_env")
+            assert key is not None  # required by the model
+            return WebhookSink(
+                name, url(), client, secret=key, timeout=timeout, renderer=renderer, now=now
+            )
+        case WeComSinkConfig():
+            return WeComSink(name, url(), client, timeout=timeout, renderer=renderer, now=now)
+        case DingTalkSinkConfig():
+            return DingTalkSink(
+                name,
+                url(),
+                client,
+                secret=secret("secret_env"),
+                timeout=timeout,
+                renderer=renderer,
+                now=now,
+            )
+        case SlackSinkConfig():
+            return SlackSink(name, url(), client, timeout=timeout, renderer=renderer, now=now)
+        case AlertmanagerSinkConfig():
+            return AlertmanagerSink(
+                name,
+                url(),
+                client,
+                resend_seconds=settings.resend_seconds,
+                labels=settings.labels,
+                timeout=timeout,
+                renderer=renderer,
+                now=now,
+            )
+        case EmailSinkConfig():
+            return EmailSink(
+                name,
+                host=settings.host,
+                port=settings.port,
+                sender=settings.from_,
+                recipients=settings.to,
+                starttls=settings.starttls,
+                use_ssl=settings.ssl,
+                username=secret("username_env"),
+                password=secret("password_env"),
+                timeout=timeout,
+                renderer=renderer,
+                now=now,
+            )
+    raise SinkSetupError(f"sinks[{index}].type", f"unknown sink type {settings.type!r}")
+
+
+def build_routes(
+    configs: Sequence[SinkSettings],
+    client: httpx.AsyncClient,
+    *,
+    env: Mapping[str, str] | None = None,
+    public_url: str | None = None,
+    now: Now = utc_now,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> list[Route]:
+    """Every configured sink, ready to deliver. Raises SinkSetupError (with the key) when a
+    secret is missing from the environment."""
+    routes = []
+    for index, settings in enumerate(configs):
+        sink = build_sink(settings, client, index=index, env=env, public_url=public_url, now=now)
+        limiter = (
+            SlidingWindowLimiter.per_minute(settings.rate_per_minute, clock=clock, sleep=sleep)
+            if settings.rate_per_minute
+            else None
+        )
+        routes.append(Route(sink, settings, limiter))
+    return routes

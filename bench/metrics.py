@@ -1,0 +1,271 @@
+"""Benchmark: one /metrics scrape of the store collector at a million active parcels.
+
+    python bench/metrics.py [--parcels 1000000] [--alerts 0.03] [--history 0] [--keep DIR]
+
+Builds a SQLite store (the schema from the migrations, rows written with the stdlib driver's
+executemany: times are integer microseconds, see monitor/store/types.py) holding `--parcels`
+active parcels across the carriers and statuses of a real shop, about 3 % of them with an
+open alert, some outbox rows, carrier health and lane figures; `--history` adds delivered
+parcels and resolved alerts that a scrape must not pay for. Then times `generate_latest` on
+a registry holding only the store collector (median of 5), with each query's share, and
+compares it with the naive way, an ORM loop over every parcel counting in Python, measured
+on a 20,000-parcel sample in the same run and scaled to the whole book.
+Target: <= 100 ms per scrape at 1 M active parcels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from alerts.model import AlertKind
+from carriers.status import TERMINAL_STATUSES
+from monitor import collectors, geo
+from monitor.collectors import StoreCollector
+from monitor.store.db import make_engine, upgrade
+from monitor.store.models import Shipment
+from monitor.store.types import to_micros
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+SEED = 20261124
+CHUNK = 50_000
+# Market shares of the big Chinese couriers (reference/domain-rules.md §6.4, rounded).
+CARRIERS = {"zto": 20, "yto": 17, "yunda": 16, "jt": 13, "sto": 11, "sf": 8, "ems": 5,
+            "youzheng": 5, "jd": 3, "debang": 1, "best": 0.5, "danniao": 0.5}  # fmt: skip
+# Where a book of parcels on their way sits, by status (awaiting shipment has no carrier).
+STATUSES = {"awaiting_shipment": 8, "label_created": 5, "picked_up": 12, "in_transit": 50,
+            "out_for_delivery": 12, "available_for_pickup": 8, "delivery_failed": 2,
+            "returning": 1.5, "rejected": 0.5, "exception": 0.7, "unknown": 0.3}  # fmt: skip
+# Mainland provinces (Hong Kong, Macau and Taiwan ship by other routes).
+PROVINCES = tuple(p.name for p in geo.PROVINCES if p.name not in ("香港", "澳门", "台湾"))
+WAREHOUSES = ("hz1", "gz1", "cd1")
+KINDS = [k.value for k in AlertKind if k is not AlertKind.CARRIER_API_FAILING]
+CRITICAL = {"ship_deadline_breached", "no_pickup_scan", "lost", "damaged", "rejected",
+            "carrier_incident"}  # fmt: skip
+
+SHIPMENT_SQL = (
+    "INSERT INTO shipment (id, order_id, platform, warehouse, carrier, tracking_number, province,"
+    " paid_at, shipped_at, picked_up_at, last_event_at, status, content_hash, poll_failures,"
+    " next_poll_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+ALERT_SQL = (
+    "INSERT INTO alert (fingerprint, kind, severity, state, shipment_id, order_id, carrier,"
+    " warehouse, province, platform, since, opened_at, updated_at, detail)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'{}')"
+)
+
+
+def shipments(
+    rng: random.Random, first: int, count: int, delivered: bool
+) -> Iterator[tuple[Any, ...]]:
+    now = to_micros(NOW)
+    hour = 3_600_000_000
+    carriers = rng.choices(list(CARRIERS), weights=list(CARRIERS.values()), k=count)
+    statuses = (
+        ["delivered"] * count
+        if delivered
+        else rng.choices(list(STATUSES), weights=list(STATUSES.values()), k=count)
+    )
+    for offset in range(count):
+        i = first + offset
+        status = statuses[offset]
+        shipped = status != "awaiting_shipment"
+        paid = now - rng.randrange(2, 200) * hour
+        yield (
+            i, f"B{i}", "taobao", WAREHOUSES[i % 3], carriers[offset] if shipped else None,
+            f"7{i:011d}" if shipped else None, PROVINCES[i % len(PROVINCES)], paid,
+            paid + 6 * hour if shipped else None, paid + 20 * hour if shipped else None,
+            paid + 30 * hour if shipped else None, status, "", 0,
+            None if delivered else now + rng.randrange(0, 4) * hour, now, now,
+        )  # fmt: skip
+
+
+def alerts(
+    rng: random.Random, db: sqlite3.Connection, first: int, count: int, share: float, state: str
+) -> Iterator[tuple[Any, ...]]:
+    now = to_micros(NOW)
+    rows = db.execute(
+        "SELECT id, order_id, carrier, warehouse, province FROM shipment WHERE id >= ? AND id < ?",
+        (first, first + count),
+    )
+    for shipment_id, order_id, carrier, warehouse, province in rows:
+        if rng.random() >= share:
+            continue
+        kind = rng.choice(KINDS)
+        severity = "critical" if kind in CRITICAL else "warning"
+        yield (
+            f"{kind}:{shipment_id}:{state}", kind, severity,
+            state if state == "resolved" else rng.choice(("open", "open", "acknowledged")),
+            shipment_id, order_id, carrier, warehouse, province, "taobao", now - 3_600_000_000,
+            now - 1_800_000_000, now,
+        )  # fmt: skip
+
+
+def build(path: Path, parcels: int, alert_share: float, history: int) -> None:
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    rng = random.Random(SEED)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    batches = [(1, parcels, False, alert_share, "open")]
+    if history:
+        batches.append((parcels + 1, history, True, 0.05, "resolved"))
+    for first, count, delivered, share, state in batches:
+        for start in range(first, first + count, CHUNK):
+            size = min(CHUNK, first + count - start)
+            db.executemany(SHIPMENT_SQL, shipments(rng, start, size, delivered))
+            db.executemany(ALERT_SQL, list(alerts(rng, db, start, size, share, state)))
+            db.commit()
+    now = to_micros(NOW)
+    db.executemany(
+        "INSERT INTO outbox (event, payload, idempotency_key, created_at, available_at,"
+        " attempts, delivered_at) VALUES ('opened', '{}', ?, ?, ?, 0, ?)",
+        [(f"k{i}", now, now, None if i % 10 == 0 else now) for i in range(5000)],
+    )
+    db.executemany(
+        "INSERT INTO carrier_health (carrier, last_success_at, failing_since,"
+        " consecutive_failures, updated_at) VALUES (?, ?, ?, 0, ?)",
+        [(c, now - 60_000_000, None, now) for c in CARRIERS],
+    )
+    db.executemany(
+        "INSERT INTO lane_stats (carrier, origin, province, deliveries, picked_up,"
+        " transit_p50_hours, transit_p90_hours, on_time_ratio, loss_ratio, window_days,"
+        " computed_at) VALUES (?, ?, ?, 500, 520, 44.0, 80.0, 0.93, 0.001, 28, ?)",
+        [
+            (c, origin, p, now)
+            for c in CARRIERS
+            for origin in (None, "浙江", "广东", "四川")
+            for p in (None, *PROVINCES)
+        ],
+    )
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_scrapes(engine: Engine, repeat: int) -> tuple[list[float], bytes]:
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(engine, CARRIERS))
+    times, body = [], b""
+    for _ in range(repeat):
+        started = time.perf_counter()
+        body = generate_latest(registry)
+        times.append(time.perf_counter() - started)
+    return times, body
+
+
+def time_queries(engine: Engine, repeat: int) -> dict[str, float]:
+    """Each aggregate alone (median), to show where a scrape's time goes."""
+    statements = {
+        "parcels_active": collectors.PARCELS_ACTIVE_SQLITE_SQL,
+        "(as GROUP BY)": collectors.PARCELS_ACTIVE_SQL,
+        "alerts_open": collectors.ALERTS_OPEN_SQL,
+        "alerts_by_province": collectors.ALERTS_BY_PROVINCE_SQL,
+        "parcels_stalled": collectors.PARCELS_STALLED_SQL,
+        "outbox_pending": collectors.OUTBOX_PENDING_SQL,
+    }
+    spent = {}
+    with engine.connect() as conn:
+        for name, statement in statements.items():
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                conn.execute(statement).all()
+                times.append(time.perf_counter() - started)
+            spent[name] = statistics.median(times)
+    return spent
+
+
+def naive_loop(engine: Engine, sample: int) -> float:
+    """What the collector replaces: load each active parcel as an ORM object and count."""
+    terminal = [s.value for s in TERMINAL_STATUSES]
+    counts: Counter[tuple[str | None, str]] = Counter()
+    started = time.perf_counter()
+    with Session(engine) as session:
+        query = select(Shipment).where(Shipment.status.not_in(terminal)).limit(sample)  # type: ignore[attr-defined]
+        for parcel in session.scalars(query):
+            counts[parcel.carrier, parcel.status] += 1
+    took = time.perf_counter() - started
+    assert sum(counts.values()) == sample, "the store has fewer active parcels than the sample"
+    return took
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parcels", type=int, default=1_000_000, help="active parcels")
+    parser.add_argument("--alerts", type=float, default=0.03, help="share with an open alert")
+    parser.add_argument("--history", type=int, default=0, help="delivered parcels besides")
+    parser.add_argument("--sample", type=int, default=20_000, help="parcels in the naive loop")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="build the store in this directory, keep it")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="parcelwatch-bench-") as scratch:
+        directory = args.keep or Path(scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "metrics-bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        started = time.perf_counter()
+        build(path, args.parcels, args.alerts, args.history)
+        built = time.perf_counter() - started
+        rss_build = peak_rss_mib()
+        engine = make_engine(f"sqlite:///{path}")
+        with engine.connect() as conn:
+            open_alerts = conn.exec_driver_sql(
+                "SELECT count(*) FROM alert WHERE state != 'resolved'"
+            ).scalar_one()
+        print("parcelwatch /metrics benchmark (SQLite, store collector)")
+        print(f"store: {args.parcels:,} active parcels, {open_alerts:,} open alerts, "
+              f"{args.history:,} delivered parcels of history; built in {built:.1f} s, "
+              f"{path.stat().st_size / 2**20:.0f} MiB")  # fmt: skip
+
+        times, body = time_scrapes(engine, args.repeat)
+        scrape = statistics.median(times)
+        rss_scrape = peak_rss_mib()
+        series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+        print(f"one scrape (generate_latest, {series} series, {len(body):,} bytes): "
+              f"median {scrape * 1000:.1f} ms of {args.repeat} "
+              f"(min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}); "
+              "target <= 100 ms")  # fmt: skip
+        for name, took in time_queries(engine, args.repeat).items():
+            print(f"  {name:<20} {took * 1000:7.1f} ms")
+
+        naive = naive_loop(engine, args.sample)
+        scaled = naive * args.parcels / args.sample
+        print(f"naive ORM loop over {args.sample:,} parcels: {naive * 1000:.0f} ms, "
+              f"{scaled:.1f} s scaled to {args.parcels:,}: "
+              f"{scaled / scrape:,.0f}x the collector's scrape")  # fmt: skip
+        print(f"peak RSS, this process: {rss_build:.0f} MiB after the build, "
+              f"{rss_scrape:.0f} MiB after the scrapes, {peak_rss_mib():.0f} MiB after the "
+              "naive loop")  # fmt: skip
+        engine.dispose()
+        if args.keep:
+            print(f"store kept: {path}")
+
+
+if __name__ == "__main__":
+    main()
