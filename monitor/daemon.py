@@ -29,6 +29,7 @@ from monitor.config import Config
 from monitor.detection import BaselineCache, run_tick
 from monitor.metrics import DETECTION_DURATION, LAST_DETECTION, NOTIFICATIONS
 from monitor.poller import CarrierClient, Poller
+from monitor.scorecard.lanes import refresh_lane_stats
 from monitor.store.db import make_engine, upgrade
 from monitor.store.models import Alert, OutboxDelivery, OutboxMessage
 from monitor.web.app import create_app
@@ -103,6 +104,14 @@ class Daemon:
 
         await self._guarded("detect", work)
 
+    async def refresh_lanes(self) -> None:
+        """Learned lane figures for the `delayed` rule, the scorecard and /metrics."""
+
+        async def work() -> None:
+            await asyncio.to_thread(refresh_lane_stats, self.engine, self.config, self.clock.now())
+
+        await self._guarded("lanes", work)
+
     async def deliver(self) -> None:
         async def work() -> None:
             await deliver_due(
@@ -133,6 +142,8 @@ class Daemon:
                                    next_run_time=_soon())  # fmt: skip
         self.scheduler.add_job(self.detect, "interval", seconds=every.detect_interval_seconds,
                                id="detect", next_run_time=_soon())  # fmt: skip
+        self.scheduler.add_job(self.refresh_lanes, "interval", hours=1, id="lanes",
+                               next_run_time=_soon())  # fmt: skip
         if self.routes:
             self.scheduler.add_job(self.deliver, "interval",
                                    seconds=every.deliver_interval_seconds, id="deliver",

@@ -235,3 +235,14 @@ def test_in_a_real_browser(tmp_path: Path) -> None:
         server.stop()
         engine.dispose()
     assert (ARTIFACTS / "queue.png").stat().st_size > 10_000
+
+
+def test_scorecard_page_and_api(sqlite_engine: Engine) -> None:
+    cfg = config(anonymous_read=True)
+    populate(sqlite_engine, cfg)
+    with client_for(sqlite_engine, cfg) as client:
+        card = client.get("/api/v1/scorecards", params={"week": "2026-W47"}).json()
+        assert card["week"] == "2026-W47" and "rows" in card and "recommendations" in card
+        assert client.get("/api/v1/scorecards", params={"week": "2026-W99"}).status_code == 400
+        page = client.get("/scorecards", params={"week": "2026-W47"})
+        assert page.status_code == 200 and "2026-W47" in page.text

@@ -251,3 +251,23 @@ def test_a_delivered_parcel_never_fires() -> None:
     )
     for waited in (24 * HOUR, 500 * HOUR, 2000 * HOUR):
         assert evaluate(frame, at(T0) + waited, CONFIG).empty
+
+
+def test_a_parcel_waiting_at_a_locker_is_not_late() -> None:
+    from conftest import make_config
+    from support.parcels import at as when
+    from support.parcels import parcel_frame
+
+    from monitor.rules import evaluate
+
+    frame = parcel_frame(
+        {
+            "status": "available_for_pickup",
+            "shipped_at": "2026-11-10 12:00",
+            "picked_up_at": "2026-11-10 15:00",
+            "last_event_at": "2026-11-12 09:00",
+        }
+    )
+    result = evaluate(frame, when("2026-11-16 12:00"), make_config())
+    assert "delayed" not in set(result["kind"])
+    assert "stalled" in set(result["kind"])  # the locker's own 72 h allowance

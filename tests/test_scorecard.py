@@ -67,7 +67,7 @@ class History:
     def parcel(
         self,
         carrier: str,
-        province: str,
+        province: str | None,
         picked_up_at: datetime | None,
         *,
         transit_hours: float | None = None,
@@ -283,6 +283,19 @@ def test_pickup_timeliness_counts_parcels_never_scanned(sqlite_engine: Engine) -
     assert cell["pickup_ratio"] == pytest.approx(0.8)
 
 
+def test_a_parcel_without_a_province_counts_only_nationally(sqlite_engine: Engine) -> None:
+    history = History(sqlite_engine)
+    monday = W47.start(SHANGHAI) + 9 * HOUR
+    for i in range(12):
+        history.parcel("sto", "江苏", monday + i * HOUR, transit_hours=30)
+    history.parcel("sto", None, monday, transit_hours=30)
+    history.save()
+    card = scorecard(sqlite_engine)
+    assert row(card, "sto", None)["parcels"] == 13
+    assert row(card, "sto", "江苏")["parcels"] == 12
+    assert len(card.rows) == 2
+
+
 # --- ranking ------------------------------------------------------------------------------
 
 
@@ -487,6 +500,14 @@ def test_html_report_with_charts_is_written_to_test_artifacts(sqlite_engine: Eng
     (ARTIFACTS / "scorecard-example.html").write_text(page, encoding="utf-8")
     (ARTIFACTS / "scorecard-heatmap.png").write_bytes(png)
     (ARTIFACTS / "scorecard-example.md").write_text(render.to_markdown(card), encoding="utf-8")
+
+
+def test_html_escapes_what_came_from_data(sqlite_engine: Engine) -> None:
+    history = History(sqlite_engine)
+    history.lane(Lane("<b>x</b>", "江苏", 20, 30.0))
+    history.save()
+    page = render.to_html(scorecard(sqlite_engine))
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
 
 
 def test_charts_fall_back_to_pinyin_without_a_cjk_font(

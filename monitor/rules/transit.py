@@ -34,6 +34,9 @@ NOT_YET_PICKED_UP = (
     ParcelStatus.UNKNOWN,
 )
 HEADING_TO_BUYER = (*MOVING_STATUSES, ParcelStatus.DELIVERY_FAILED)
+# A parcel waiting at a locker or station has arrived as far as the carrier takes it: it is
+# judged by the locker's own stall allowance, not as late.
+STILL_TRAVELLING = tuple(s for s in HEADING_TO_BUYER if s != ParcelStatus.AVAILABLE_FOR_PICKUP)
 
 
 def no_pickup_scan(ctx: RuleContext) -> pd.DataFrame:
@@ -162,7 +165,7 @@ def expected_delivery(ctx: RuleContext) -> tuple[pd.Series, pd.Series]:
 def delayed(ctx: RuleContext) -> pd.DataFrame:
     p = ctx.parcels
     candidates = (
-        ctx.status_in(*HEADING_TO_BUYER)
+        ctx.status_in(*STILL_TRAVELLING)
         & p["picked_up_at"].notna().to_numpy(dtype=bool)
         & ~ctx.awaiting_first_check
     )

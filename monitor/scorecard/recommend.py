@@ -101,7 +101,8 @@ def recommend(scored: pd.DataFrame, week: str, previous: str) -> list[Recommenda
                 reason=_reason(current, best, switch, behind_now, hours, losses),
             )
         )
-    return result
+    # What needs a decision first: switches, then carriers to watch, then the rest.
+    return sorted(result, key=lambda r: (not r.switch, -r.weeks_behind, r.province))
 
 
 def _reason(

@@ -28,6 +28,8 @@ from monitor.ingest.records import canonical_header
 from monitor.ingest.writer import EVENTS, SHIPMENTS
 from monitor.metrics import PUSHES_REJECTED
 from monitor.queue import ActionError, AlertFilter, act, count_alerts, history, list_alerts
+from monitor.scorecard import build_scorecard
+from monitor.scorecard.render import as_dict
 from monitor.web.auth import require
 from monitor.web.context import AppContext
 from monitor.web.pages import build_router
@@ -216,6 +218,15 @@ def create_app(ctx: AppContext) -> FastAPI:
         except ActionError as exc:
             raise HTTPException(404 if exc.not_found else 409, str(exc)) from exc
         return _jsonable(alert)
+
+    @app.get("/api/v1/scorecards", tags=["scorecards"])
+    def get_scorecard(request: Request, week: str | None = None) -> dict[str, Any]:
+        who(request, "viewer")
+        try:
+            card = build_scorecard(ctx.engine, ctx.config, week, ctx.clock.now())
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return as_dict(card)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

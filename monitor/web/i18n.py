@@ -57,6 +57,7 @@ TEXT = {
         "no_alerts": "没有异常", "no_events": "暂无物流信息", "detail": "详情",
         "signed_in_as": "当前用户", "read_only": "只读", "apply": "执行", "note": "备注内容",
         "count": "条", "page": "页", "expected": "预计送达", "source": "来源",
+        "scorecards": "快递评分",
     },
     "en": {
         "title": "Exception queue", "all": "All", "state": "State", "kind": "Kind",
@@ -76,7 +77,7 @@ TEXT = {
         "status": "Status", "no_alerts": "No alerts", "no_events": "No tracking yet",
         "detail": "Detail", "signed_in_as": "Signed in as", "read_only": "read only",
         "apply": "Apply", "note": "Note", "count": "alerts", "page": "page",
-        "expected": "Expected", "source": "Source",
+        "expected": "Expected", "source": "Source", "scorecards": "Carrier scorecards",
     },
 }  # fmt: skip
 

@@ -228,6 +228,19 @@ def build_router(ctx: AppContext) -> APIRouter:
         except ActionError as exc:
             raise HTTPException(404 if exc.not_found else 409, str(exc)) from exc
 
+    @router.get("/scorecards", response_class=HTMLResponse)
+    def scorecards(request: Request, week: str | None = None) -> Response:
+        """The weekly carrier scorecard as its self-contained HTML report (charts inline)."""
+        reader(request)
+        from monitor.scorecard import build_scorecard
+        from monitor.scorecard.render import to_html
+
+        try:
+            card = build_scorecard(ctx.engine, ctx.config, week or None, ctx.clock.now())
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return HTMLResponse(to_html(card))
+
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/") -> Response:
         return render(request, "login.html", None, next=_safe_next(next), error=False)
