@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, bindparam, func, insert, literal, or_, sele
 
 from alerts.lifecycle import Plan, plan
 from alerts.model import AlertState, Resolution, fingerprint
+from alerts.outbox import ALERT_FIELDS
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
 from monitor.config import Config
 from monitor.metrics import ALERTS_OPENED
@@ -236,21 +237,8 @@ def _py_times(values: pd.Series) -> list[datetime]:
 
 
 def outbox_payload(alert: dict[str, Any], event: str) -> dict[str, Any]:
-    payload = {
-        k: alert.get(k)
-        for k in (
-            "kind",
-            "severity",
-            "state",
-            "order_id",
-            "tracking_number",
-            "carrier",
-            "warehouse",
-            "province",
-            "platform",
-            "detail",
-        )
-    }
+    """What sinks receive about an alert (the fields alerts/outbox.py re-sends as well)."""
+    payload = {k: alert.get(k) for k in ALERT_FIELDS}
     since = alert.get("since")
     payload.update(
         alert_id=alert["id"],
