@@ -503,6 +503,16 @@ def alerts_show(alert_id: int, config_path: Path | None) -> None:
     click.echo(json.dumps(alert, default=_jsonable, ensure_ascii=False, indent=2))
 
 
+@main.command("hash-password")
+def hash_password_command() -> None:
+    """Print an Argon2 hash for `[[auth.users]] password_hash` (the password is asked for,
+    never echoed, and never stored)."""
+    from monitor.web.sessions import hash_password
+
+    password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    click.echo(hash_password(password))
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

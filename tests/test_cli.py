@@ -171,3 +171,17 @@ def test_console_script_runs_as_a_real_process(workdir: Path) -> None:
     bad = subprocess.run([str(script), "import", "nowhere.csv"], capture_output=True, text=True,
                          timeout=120, check=False)  # fmt: skip
     assert bad.returncode == 2 and "nowhere.csv" in bad.stderr
+
+
+def test_hash_password(workdir: Path) -> None:
+    from monitor.config import parse_config
+    from monitor.web.sessions import check_password
+
+    result = CliRunner().invoke(main, ["hash-password"], input="s3cret\ns3cret\n")
+    assert result.exit_code == 0
+    hashed = result.output.strip().splitlines()[-1]
+    auth = parse_config(
+        {"auth": {"users": [{"name": "lead", "role": "lead", "password_hash": hashed}]}}
+    ).auth
+    assert check_password(auth, "lead", "s3cret") is not None
+    assert check_password(auth, "lead", "wrong") is None
