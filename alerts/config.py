@@ -51,9 +51,12 @@ EVENTS = {
     "resolved": "resolved",
     "shipped": "parcel_shipped",
     "delivered": "parcel_delivered",
+    "scorecard": "scorecard_weekly",
 }
 PARCEL_EVENT_NAMES = frozenset({"shipped", "delivered"})
-EventName = Literal["opened", "exception_opened", "escalated", "resolved", "shipped", "delivered"]
+EventName = Literal[
+    "opened", "exception_opened", "escalated", "resolved", "shipped", "delivered", "scorecard"
+]
 AGGREGATE_KINDS = [AlertKind.CARRIER_INCIDENT.value, AlertKind.CARRIER_API_FAILING.value]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -151,7 +154,7 @@ class SinkSettings(BaseModel):
         """Whether a notification goes to this sink."""
         if event not in self.outbox_events():
             return False
-        if event.startswith("parcel_"):
+        if event.startswith(("parcel_", "scorecard_")):
             return True  # kinds and severity describe alerts
         if self.kinds is not None and kind not in self.kinds:
             return False
@@ -224,6 +227,13 @@ class AlertmanagerSinkConfig(_UrlInFileOrEnv):
     events: list[EventName] = ["opened", "escalated", "resolved"]  # resolved sends endsAt
     resend_seconds: Annotated[float, Field(ge=10, le=180)] = 60  # clients re-send every 30s-3m
     labels: dict[str, str] = {}  # static labels added to every alert (team, site ...)
+
+    @field_validator("events")
+    @classmethod
+    def _alert_events_only(cls, value: list[str]) -> list[str]:
+        if "scorecard" in value:
+            raise ValueError("Alertmanager takes alert events; send the scorecard to a chat sink")
+        return value
 
     @field_validator("labels")
     @classmethod

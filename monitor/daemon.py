@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from fastapi import FastAPI
 
 from alerts.outbox import deliver_due, resend_active
@@ -30,6 +31,8 @@ from monitor.detection import BaselineCache, run_tick
 from monitor.metrics import DETECTION_DURATION, LAST_DETECTION, NOTIFICATIONS
 from monitor.poller import CarrierClient, Poller
 from monitor.scorecard.lanes import refresh_lane_stats
+from monitor.scorecard.weekly import publish_weekly
+from monitor.scorecard.weeks import report_zone
 from monitor.store.db import make_engine, upgrade
 from monitor.store.models import Alert, OutboxDelivery, OutboxMessage
 from monitor.web.app import create_app
@@ -112,6 +115,12 @@ class Daemon:
 
         await self._guarded("lanes", work)
 
+    async def publish_scorecard(self) -> None:
+        async def work() -> None:
+            await asyncio.to_thread(publish_weekly, self.engine, self.config, self.clock.now())
+
+        await self._guarded("scorecard", work)
+
     async def deliver(self) -> None:
         async def work() -> None:
             await deliver_due(
@@ -144,6 +153,10 @@ class Daemon:
                                id="detect", next_run_time=_soon())  # fmt: skip
         self.scheduler.add_job(self.refresh_lanes, "interval", hours=1, id="lanes",
                                next_run_time=_soon())  # fmt: skip
+        # Monday 09:00 in the shop's zone: operations managers read it at the weekly meeting.
+        self.scheduler.add_job(self.publish_scorecard, CronTrigger(
+            day_of_week="mon", hour=9, minute=0, timezone=str(report_zone(self.config))
+        ), id="scorecard")  # fmt: skip
         if self.routes:
             self.scheduler.add_job(self.deliver, "interval",
                                    seconds=every.deliver_interval_seconds, id="deliver",

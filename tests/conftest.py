@@ -22,6 +22,7 @@ TABLES = (
     "shipment",
     "carrier_health",
     "lane_stats",
+    "scorecard_report",
 )
 
 

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 # tracking code (alerts/outbox.py `lifecycle_outbox_rows`), for customer-care webhooks.
 ALERT_EVENTS = ("opened", "escalated", "resolved")
 PARCEL_EVENTS = ("parcel_shipped", "parcel_delivered")
+REPORT_EVENTS = ("scorecard_weekly",)  # the Monday carrier scorecard digest
 
 Now = Callable[[], datetime]
 
@@ -85,6 +86,10 @@ class Notification:
     @property
     def is_parcel_event(self) -> bool:
         return self.event in PARCEL_EVENTS
+
+    @property
+    def is_report(self) -> bool:
+        return self.event in REPORT_EVENTS
 
     @property
     def detail(self) -> Mapping[str, Any]:

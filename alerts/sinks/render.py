@@ -225,7 +225,34 @@ class Renderer:
 
     # -- whole messages -----------------------------------------------------------------
 
+    def report_lines(self, n: Notification, flavor: Flavor) -> list[str]:
+        """The Monday scorecard digest: the week and the courier switches it suggests."""
+        week = flavor.clean(n.payload.get("week") or "")
+        lines = [flavor.bold(f"每周快递评分 {week}")]
+        switches = n.payload.get("switches") or []
+        if not switches:
+            lines.append("各省快递表现稳定，无需更换。")
+        for item in switches:
+            gains = []
+            if isinstance(hours := item.get("hours_saved"), int | float) and hours > 0:
+                gains.append(f"快 {hours:.0f} 小时")
+            losses = item.get("losses_avoided_per_10k")
+            if isinstance(losses, int | float) and losses > 0:
+                gains.append(f"每万件少丢 {losses:.1f} 件")
+            lines.append(
+                f"- {flavor.clean(item.get('province') or '')}：建议由 "
+                f"{flavor.clean(item.get('from') or '')} 改用 {flavor.clean(item.get('to') or '')}"
+                + (f"（{'，'.join(gains)}）" if gains else "")
+            )
+        if more := n.payload.get("more_switches"):
+            lines.append(f"…另有 {more} 个省份建议更换")
+        if self.public_url and (link := n.payload.get("link")):
+            lines.append(flavor.link("查看评分报告", f"{self.public_url}{link}"))
+        return lines
+
     def lines(self, n: Notification, flavor: Flavor) -> list[str]:
+        if n.is_report:
+            return self.report_lines(n, flavor)
         lines = [self.title(n, flavor)]
         for line in (self.subject_line(n, flavor), self.since_line(n)):
             if line:
@@ -242,6 +269,8 @@ class Renderer:
 
     def short_title(self, n: Notification) -> str:
         """For e-mail subjects and DingTalk's notification title: no markup."""
+        if n.is_report:
+            return f"每周快递评分 {n.payload.get('week') or ''}".strip()
         if n.is_parcel_event:
             return f"包裹{EVENT_NAMES.get(n.event, n.event)} {n.order_id or ''}".strip()
         severity = SEVERITY_NAMES.get(n.severity or "", n.severity or "")
@@ -280,6 +309,8 @@ class Renderer:
         return truncate_utf8(separator.join([*head, "\n".join(body), *footer]), limit)
 
     def digest_line(self, n: Notification, flavor: Flavor) -> str:
+        if n.is_report:
+            return self.short_title(n)
         event = EVENT_NAMES.get(n.event, n.event)
         if n.is_parcel_event:
             head = f"包裹{event}"

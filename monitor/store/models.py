@@ -228,3 +228,14 @@ class OutboxDelivery(SQLModel, table=True):
     last_error: str | None = None
     next_attempt_at: datetime | None = _utc()
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class ScorecardReport(SQLModel, table=True):
+    """The weekly carrier scorecard as published on Monday morning (DESIGN.md JSON shape),
+    kept so that the report a manager acted on can be read again later."""
+
+    __tablename__ = "scorecard_report"
+
+    week: str = Field(primary_key=True)  # ISO week, e.g. 2026-W47
+    generated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
