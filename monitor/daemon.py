@@ -34,6 +34,7 @@ from monitor.scorecard.lanes import refresh_lane_stats
 from monitor.scorecard.weekly import publish_weekly
 from monitor.scorecard.weeks import report_zone
 from monitor.store.db import make_engine, upgrade
+from monitor.store.locks import run_alone
 from monitor.store.models import Alert, OutboxDelivery, OutboxMessage
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
@@ -101,8 +102,9 @@ class Daemon:
         async def work() -> None:
             with DETECTION_DURATION.time():
                 self.last_tick = await asyncio.to_thread(
-                    run_tick, self.engine, self.config, self.clock.now(), self.baselines
-                )
+                    run_alone, self.engine, "detect",
+                    run_tick, self.engine, self.config, self.clock.now(), self.baselines,
+                )  # fmt: skip
             LAST_DETECTION.set_to_current_time()
 
         await self._guarded("detect", work)
@@ -111,13 +113,19 @@ class Daemon:
         """Learned lane figures for the `delayed` rule, the scorecard and /metrics."""
 
         async def work() -> None:
-            await asyncio.to_thread(refresh_lane_stats, self.engine, self.config, self.clock.now())
+            await asyncio.to_thread(
+                run_alone, self.engine, "lanes",
+                refresh_lane_stats, self.engine, self.config, self.clock.now(),
+            )  # fmt: skip
 
         await self._guarded("lanes", work)
 
     async def publish_scorecard(self) -> None:
         async def work() -> None:
-            await asyncio.to_thread(publish_weekly, self.engine, self.config, self.clock.now())
+            await asyncio.to_thread(
+                run_alone, self.engine, "scorecard",
+                publish_weekly, self.engine, self.config, self.clock.now(),
+            )  # fmt: skip
 
         await self._guarded("scorecard", work)
 
