@@ -76,12 +76,13 @@ def _known_kind(value: str) -> str:
     return value
 
 
-def _timezone(value: str) -> str:
+def check_timezone(value: str) -> str:
+    """An IANA zone name (also used by monitor/config.py for warehouses)."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"unknown time zone {value!r}; use a name such as 'Asia/Shanghai'"
+            f"unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai'"
         ) from None
     return value
 
@@ -126,7 +127,9 @@ class SinkSettings(BaseModel):
     rate_per_minute: Annotated[float, Field(gt=0)] | None = None
     digest_after: Annotated[int, Field(ge=1)] | None = None
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10
-    timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"  # for the times shown
+    timezone: Annotated[str, AfterValidator(check_timezone)] = (
+        "Asia/Shanghai"  # for the times shown
+    )
 
     @model_validator(mode="before")
     @classmethod

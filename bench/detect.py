@@ -632,21 +632,6 @@ def peak_rss_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
 
 
-def reader_peak_mib() -> float | None:
-    """The SQLite reader child's own high-water RSS, read while it is alive (Linux)."""
-    process = getattr(frames._reader, "_process", None)
-    if process is None or process.poll() is not None:
-        return None
-    try:
-        status = Path(f"/proc/{process.pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
-
-
 def print_tick(
     title: str, wall: float, tick: TickResult, parcels: int, steps: dict[str, float]
 ) -> None:
@@ -812,7 +797,7 @@ def report(args: argparse.Namespace, main_db: Path, naive_db: Path) -> None:
     engine.dispose()
 
     rss_ticks = peak_rss_mib(resource.RUSAGE_SELF)
-    rss_reader = reader_peak_mib()
+    rss_reader = frames.reader_peak_rss_mib()
     frames._reader.close()  # reap the reader so RUSAGE_CHILDREN includes it
     rss_children = peak_rss_mib(resource.RUSAGE_CHILDREN)
     print()

@@ -80,17 +80,8 @@ def config(db: Path, sim_url: str, public_url: str | None = None) -> Config:
 def store_with_orders(cfg: Config, plans: list[ParcelPlan], now: datetime) -> Any:
     engine = make_engine(cfg.database.url)
     upgrade(engine)
-    rows = [
-        RawRow(i + 1, {
-            "order_id": f"B{p.number}", "warehouse": "hz1",
-            "paid_at": (p.handed_over_at - timedelta(hours=3)).isoformat(),
-            "carrier": p.carrier, "tracking_number": p.number,
-            "shipped_at": p.handed_over_at.isoformat(), "province": p.destination,
-            "phone": PHONE,
-        })
-        for i, p in enumerate(plans)
-    ]  # fmt: skip
-    ingest_rows(engine, cfg, rows, now)
+    if plans:
+        _import(engine, cfg, plans, now)
     return engine
 
 

@@ -290,25 +290,10 @@ def _peak_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def _reader_peak_mib() -> float | None:
-    from monitor.store import frames
-
-    process = getattr(frames._reader, "_process", None)
-    if process is None or process.poll() is not None:
-        return None
-    try:
-        status = Path(f"/proc/{process.pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
-
-
 def measure(path: Path) -> dict[str, Any]:
     from monitor.scorecard import build_scorecard, refresh_lane_stats
     from monitor.scorecard.render import to_html, to_json
+    from monitor.store.frames import reader_peak_rss_mib
 
     config = bench_config(f"sqlite:///{path}")
     engine = make_engine(config.database.url)
@@ -332,7 +317,7 @@ def measure(path: Path) -> dict[str, Any]:
     result["rows"] = len(card.rows)
     result["switches"] = sum(r.switch for r in card.recommendations)
     result["peak_rss_mib"] = _peak_mib(resource.RUSAGE_SELF)
-    result["reader_peak_mib"] = _reader_peak_mib()
+    result["reader_peak_mib"] = reader_peak_rss_mib()
     return result
 
 

@@ -330,12 +330,9 @@ def alerts_list(
     config_path: Path | None,
 ) -> None:
     """List alerts, most severe and oldest first."""
-    from monitor.geo import normalize_province
 
     config = load(config_path)
     engine = open_store(config)
-    if province:
-        province = normalize_province(province) or province
     where = AlertFilter(
         state=state,
         kind=kind,

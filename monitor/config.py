@@ -12,7 +12,6 @@ import tomllib
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -25,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from alerts.config import SinkList
+from alerts.config import SinkList, check_timezone
 from carriers.registry import CARRIERS, normalize_carrier
 from monitor.geo import DEFAULT_REMOTE, DEFAULT_VERY_REMOTE, normalize_province
 
@@ -53,16 +52,6 @@ def _parse_clock_time(value: Any) -> Any:
     return value
 
 
-def _check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai'"
-        ) from None
-    return value
-
-
 def _province(value: Any) -> Any:
     if value is None:
         return None
@@ -73,7 +62,7 @@ def _province(value: Any) -> Any:
 
 
 ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
-TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
 ProvinceName = Annotated[str, BeforeValidator(_province)]
 Hours = Annotated[float, Field(gt=0)]
 

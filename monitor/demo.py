@@ -97,10 +97,6 @@ def prepare_shop(
     return rows
 
 
-async def _serve(daemon: Daemon, host: str, port: int) -> None:
-    await daemon.server(host, port).serve()
-
-
 def run_demo(
     out: Console,
     *,
@@ -158,7 +154,7 @@ def run_demo(
                 f"  from a terminal   PARCELWATCH_DATABASE_URL={db_url} parcelwatch alerts list",
                 highlight=False,
             )
-            await _serve(daemon, host, port)
+            await daemon.server(host, port).serve()
 
     try:
         asyncio.run(main())

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, case, func, insert, select, update
 
 from alerts.model import ALLOWED_FROM, Action, AlertState, Resolution
 from monitor.detection import outbox_payload
+from monitor.geo import normalize_province
 from monitor.store.models import Alert, AlertEvent, OutboxMessage
 
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
@@ -41,6 +42,11 @@ class AlertFilter:
     province: str | None = None
     platform: str | None = None
     shipment_id: int | None = None
+
+    def __post_init__(self) -> None:
+        # Leads type 新疆, 新疆维吾尔自治区 or Xinjiang; alerts store the canonical name.
+        if self.province:
+            object.__setattr__(self, "province", normalize_province(self.province) or self.province)
 
     def where(self) -> list[Any]:
         clauses = []

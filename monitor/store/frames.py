@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -76,6 +77,21 @@ class _SQLiteReader:
             raise SQLiteReadError(f"{database}: {reply['error']}")
         return str(reply["path"])
 
+    def peak_rss_mib(self) -> float | None:
+        """The helper's own high-water memory (Linux), while it runs: benchmarks report it
+        beside their own, since the parent's RUSAGE_CHILDREN counts the image it forked."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return None
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return None
+
     def close(self) -> None:
         if self._process is not None:
             with contextlib.suppress(OSError):
@@ -93,6 +109,10 @@ class _SQLiteReader:
 
 _reader = _SQLiteReader()
 atexit.register(_reader.close)
+
+
+def reader_peak_rss_mib() -> float | None:
+    return _reader.peak_rss_mib()
 
 
 def compile_sql(engine: Engine, statement: Select[Any] | str) -> str:

@@ -178,12 +178,10 @@ def create_app(ctx: AppContext) -> FastAPI:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
         who(request, "viewer")
-        from monitor.geo import normalize_province
-
         where = AlertFilter(
             state=state or None, kind=kind, severity=severity, carrier=carrier,
             warehouse=warehouse, platform=platform,
-            province=(normalize_province(province) or province) if province else None,
+            province=province,
         )  # fmt: skip
         return {
             "counts": count_alerts(ctx.engine, where),

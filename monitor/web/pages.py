@@ -21,7 +21,6 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from alerts.model import Action, AlertKind, AlertState, Severity
-from monitor.geo import normalize_province
 from monitor.ingest.writer import EVENTS, SHIPMENTS
 from monitor.queue import (
     ActionError,
@@ -116,8 +115,6 @@ def build_router(ctx: AppContext) -> APIRouter:
         values["state"] = values["state"] or "active"
         if values["state"] == "all":
             values["state"] = None
-        if values["province"]:
-            values["province"] = normalize_province(values["province"]) or values["province"]
         return AlertFilter(**values)
 
     @router.get("/", response_class=HTMLResponse)
