@@ -1,7 +1,7 @@
 """Benchmark: one full detection tick over a million active parcels in SQLite.
 
 Builds a seeded, realistic active book (every parcel still on its way at a fixed `now`), then
-times `monitor.detection.run_tick` twice: the first tick on an empty alert queue (it opens
+times `monitor.daemon.tick.run_tick` twice: the first tick on an empty alert queue (it opens
 every alert) and a steady-state tick five minutes later, after a realistic five minutes of
 scans, deliveries and shipments. The steady tick is the figure to hold against the target.
 For scale it also times the obvious alternative, a per-parcel ORM loop (load the parcel,
@@ -38,18 +38,12 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from alerts.model import AlertState, Resolution
+from alerts.payload import alert_payload
 from monitor import detection, rules
 from monitor.config import Config, DelayedHours, parse_config
-from monitor.detection import (
-    BaselineCache,
-    TickResult,
-    outbox_payload,
-    run_tick,
-    with_fingerprints,
-)
-from monitor.geo import distance_band
-from monitor.rules import PARCEL_COLUMNS, TIME_COLUMNS, evaluate
-from monitor.sample import (
+from monitor.daemon import tick
+from monitor.daemon.tick import TickResult, run_tick, with_fingerprints
+from monitor.demo.sample import (
     AMOUNT_MEDIAN_YUAN,
     AMOUNT_SIGMA,
     CARRIERS,
@@ -57,6 +51,9 @@ from monitor.sample import (
     LANE_BANDS,
     LOCKER_DWELL_MEAN_HOURS,
 )
+from monitor.detection import BaselineCache
+from monitor.geo import distance_band
+from monitor.rules import PARCEL_COLUMNS, TIME_COLUMNS, evaluate
 from monitor.store import frames
 from monitor.store.db import make_engine, upgrade
 from monitor.store.models import Alert, AlertEvent, OutboxMessage, Shipment
@@ -473,7 +470,7 @@ def naive_upsert(session: Session, shipment: Shipment, found: pd.DataFrame, now:
                 OutboxMessage(
                     alert_id=alert.id,
                     event=action,
-                    payload=outbox_payload(alert.model_dump(), action),
+                    payload=alert_payload(alert.model_dump(), action),
                     idempotency_key=f"alert-{alert.id}-{action}-{stamp}",
                     created_at=now,
                     available_at=now,
@@ -598,18 +595,18 @@ class Stopwatch:
             setattr(module, name, self._timed(label, original))
 
     def install(self) -> None:
-        for name, label in (
-            ("incident_baseline", "rules: incident baseline query"),
-            ("load_health", "rules: carrier health query"),
-            ("evaluate", "rules: evaluate"),
-            ("with_fingerprints", "rules: fingerprints"),
-            ("_current_alerts", "plan: read open alerts"),
-            ("plan", "plan: lifecycle.plan"),
-            ("_alert_rows", "write: alert rows from the frame"),
-            ("outbox_payload", "write: outbox payloads"),
-            ("_alerts_by_id", "write: re-read changed alerts"),
+        for module, name, label in (
+            (detection, "incident_baseline", "rules: incident baseline query"),
+            (detection, "load_health", "rules: carrier health query"),
+            (detection, "evaluate", "rules: evaluate"),
+            (tick, "with_fingerprints", "rules: fingerprints"),
+            (tick, "_current_alerts", "plan: read open alerts"),
+            (tick, "plan", "plan: lifecycle.plan"),
+            (tick, "_alert_rows", "write: alert rows from the frame"),
+            (tick, "alert_payload", "write: outbox payloads"),
+            (tick, "_alerts_by_id", "write: re-read changed alerts"),
         ):
-            self.wrap(detection, name, label)
+            self.wrap(module, name, label)
         self.wrap(rules, "carrier_incidents", "rules: evaluate: carrier_incidents")
         self.wrap(rules, "carrier_api_failing", "rules: evaluate: carrier_api_failing")
         original = rules.PARCEL_RULES

@@ -41,19 +41,19 @@ from carriers.sim.push import kuaidi100_sign
 from carriers.sim.runner import start_in_thread
 from carriers.sim.server import create_app as create_sim_app
 from carriers.sim.wire import kuaidi100_body
-from monitor.carrier_clients import (
+from monitor.config import Config, parse_config
+from monitor.daemon.carrier_clients import (
     SIM_17TRACK_KEY,
     SIM_CUSTOMER,
     SIM_KEY,
     SIM_SALT,
     build_clients,
 )
-from monitor.config import Config, parse_config
+from monitor.daemon.poller import Poller
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
-from monitor.poller import Poller
+from monitor.ingest.tracking import apply_updates
 from monitor.store.db import make_engine, upgrade
-from monitor.tracking import apply_updates
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 

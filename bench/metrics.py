@@ -37,8 +37,9 @@ from sqlmodel import Session
 
 from alerts.model import AlertKind
 from carriers.status import TERMINAL_STATUSES
-from monitor import collectors, geo
-from monitor.collectors import StoreCollector
+from monitor import geo
+from monitor.metrics import collectors
+from monitor.metrics.collectors import StoreCollector
 from monitor.store.db import make_engine, upgrade
 from monitor.store.models import Shipment
 from monitor.store.types import to_micros

@@ -1,7 +1,7 @@
 """Benchmark: the weekly carrier scorecard over a large parcel history in SQLite.
 
 Builds (once, then reuses) a seeded history of `--parcels` parcels picked up over the last
-`--weeks` weeks before a fixed `now`, shaped by the sample shop's model (monitor/sample.py:
+`--weeks` weeks before a fixed `now`, shaped by the sample shop's model (monitor/demo/sample.py:
 carrier shares and speeds, lane bands, stall/loss/damage tails, with `stalled`, `lost` and
 `damaged` alerts for the parcels that had them). Times are INTEGER microseconds, as the
 store keeps them (monitor/store/types.py). Then, in a fresh process so that the build does
@@ -39,8 +39,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from monitor.config import DelayedHours, parse_config
+from monitor.demo.sample import (
+    CARRIERS,
+    DEMO_WAREHOUSES,
+    DESTINATIONS,
+    LANE_BANDS,
+    WAREHOUSE_SHARES,
+)
 from monitor.geo import distance_band
-from monitor.sample import CARRIERS, DEMO_WAREHOUSES, DESTINATIONS, LANE_BANDS, WAREHOUSE_SHARES
 from monitor.store.db import make_engine, upgrade
 from monitor.store.types import to_micros
 

@@ -128,7 +128,7 @@ def test_alert_queue_from_the_terminal(workdir: Path) -> None:
     from zoneinfo import ZoneInfo
 
     from monitor.config import load_config
-    from monitor.detection import run_tick
+    from monitor.daemon.tick import run_tick
     from monitor.store.db import make_engine
 
     config = load_config()

@@ -33,13 +33,13 @@ from carriers.sim.model import SimWorld
 from carriers.sim.plan import ParcelPlan
 from carriers.sim.runner import RunningServer, start_in_thread
 from carriers.sim.server import create_app as create_sim_app
-from monitor.carrier_clients import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY, build_clients
+from monitor.alert_queue import AlertFilter, list_alerts
 from monitor.config import Config, parse_config
-from monitor.detection import run_tick
+from monitor.daemon.carrier_clients import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY, build_clients
+from monitor.daemon.poller import Poller
+from monitor.daemon.tick import run_tick
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
-from monitor.poller import Poller
-from monitor.queue import AlertFilter, list_alerts
 from monitor.store.db import make_engine, upgrade
 from monitor.store.models import Shipment, TrackingEvent
 from monitor.web.app import create_app

@@ -12,10 +12,10 @@ from conftest import make_config
 from sqlalchemy import Engine, func, select
 
 from alerts.model import Action
-from monitor.detection import run_tick
+from monitor.alert_queue import ActionError, AlertFilter, act, history, list_alerts
+from monitor.daemon.tick import run_tick
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
-from monitor.queue import ActionError, AlertFilter, act, history, list_alerts
 from monitor.store.models import Alert, OutboxMessage
 
 SH = ZoneInfo("Asia/Shanghai")

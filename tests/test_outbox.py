@@ -24,17 +24,17 @@ from sqlalchemy import Engine, insert, select
 from support.fake_carrier import FakeAdapter, scan
 from test_sinks import NOW, PUBLIC, Receiver, Reply, Seen
 
-import alerts.outbox
+import alerts.outbox.delivery
 from alerts.config import SinkSettings
 from alerts.outbox import DeliveryPolicy, DeliveryStats, deliver_due, resend_active
 from alerts.sinks import Notification, Route, Sink, build_routes
 from alerts.sinks.ratelimit import SlidingWindowLimiter
 from carriers.status import ParcelStatus
-from monitor.detection import run_tick
+from monitor.daemon.tick import run_tick
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
+from monitor.ingest.tracking import apply_updates
 from monitor.store.models import Alert, OutboxDelivery, OutboxMessage
-from monitor.tracking import apply_updates
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 DELIVERIES = OutboxDelivery.__table__  # type: ignore[attr-defined]
@@ -389,7 +389,7 @@ def test_a_crash_after_sending_resends_once_and_loses_nothing(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add(engine, 3)
-    real_save = alerts.outbox._save
+    real_save = alerts.outbox.delivery.save_deliveries
     calls = [0]
 
     def dies_once(*args: Any) -> None:
@@ -398,7 +398,7 @@ def test_a_crash_after_sending_resends_once_and_loses_nothing(
             raise RuntimeError("killed between send and mark")
         real_save(*args)
 
-    monkeypatch.setattr(alerts.outbox, "_save", dies_once)
+    monkeypatch.setattr(alerts.outbox.delivery, "save_deliveries", dies_once)
     with Receiver() as crm:
 
         async def scenario(client: httpx.AsyncClient) -> None:

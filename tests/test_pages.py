@@ -17,13 +17,13 @@ from sqlalchemy import Engine
 
 from carriers.base import CarrierEvent, TrackingUpdate
 from carriers.status import ParcelStatus
+from monitor.alert_queue import AlertFilter, history, list_alerts
 from monitor.clock import FixedClock
 from monitor.config import Config
-from monitor.detection import run_tick
+from monitor.daemon.tick import run_tick
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
-from monitor.queue import AlertFilter, history, list_alerts
-from monitor.tracking import apply_updates
+from monitor.ingest.tracking import apply_updates
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 from monitor.web.sessions import hash_password

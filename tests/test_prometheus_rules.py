@@ -89,8 +89,8 @@ def test_exported_label_names_avoid_target_labels() -> None:
     """Label names that clash with target labels (observability.md A1, "Labels")."""
     from prometheus_client.metrics import MetricWrapperBase
 
-    from monitor import metrics
-    from monitor.collectors import StoreCollector
+    from monitor.metrics import instruments as metrics
+    from monitor.metrics.collectors import StoreCollector
     from monitor.store.db import make_engine
 
     label_names = {

@@ -12,8 +12,15 @@ import pytest
 
 from carriers.status import STATUS_NAMES_ZH
 from monitor.calendar import ShippingCalendar
+from monitor.demo.sample import (
+    CARRIERS,
+    DEMO_WAREHOUSES,
+    HEADERS,
+    PLATFORMS,
+    generate_shop,
+    write_csv,
+)
 from monitor.geo import distance_band, normalize_province, province_from_address
-from monitor.sample import CARRIERS, DEMO_WAREHOUSES, HEADERS, PLATFORMS, generate_shop, write_csv
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TUESDAY_EVENING = datetime(2026, 11, 24, 20, 0, tzinfo=SHANGHAI)

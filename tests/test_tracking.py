@@ -16,15 +16,15 @@ from support.fake_carrier import FakeAdapter, scan
 
 from carriers.base import PermanentCarrierError, RateLimited, TransientCarrierError
 from carriers.status import ParcelStatus
+from monitor.alert_queue import AlertFilter, list_alerts
 from monitor.clock import FixedClock
-from monitor.detection import run_tick
+from monitor.daemon.poller import CarrierClient, Poller
+from monitor.daemon.tick import run_tick
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
-from monitor.poller import CarrierClient, Poller
-from monitor.polling import next_poll_at
-from monitor.queue import AlertFilter, list_alerts
+from monitor.ingest.poll_schedule import next_poll_at
+from monitor.ingest.tracking import apply_updates
 from monitor.store.models import Shipment, TrackingEvent
-from monitor.tracking import apply_updates
 from monitor.web.app import create_app
 from monitor.web.auth import hash_token
 from monitor.web.context import AppContext

@@ -20,11 +20,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
 from monitor.ingest.records import ShipmentRecord
-from monitor.store.models import Shipment, TrackingEvent
+from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
 from monitor.store.types import to_micros
 
-SHIPMENTS = Shipment.__table__  # type: ignore[attr-defined]
-EVENTS = TrackingEvent.__table__  # type: ignore[attr-defined]
+TRACKING_EVENTS = TRACKING_EVENTS
 ORDER_FIELDS = (
     "platform",
     "shop",
@@ -158,7 +157,7 @@ def write_batch(engine: Engine, records: Sequence[ShipmentRecord], now: datetime
             _update(conn, changed, existing, now, events)
             _restart_tracking(conn, changed, existing, now)
             counts.updated = len(changed)
-        insert_ignoring_duplicates(conn, EVENTS, events)
+        insert_ignoring_duplicates(conn, TRACKING_EVENTS, events)
     return counts
 
 

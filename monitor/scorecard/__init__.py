@@ -20,9 +20,10 @@ from sqlalchemy import Engine
 
 from monitor.config import Config
 from monitor.scorecard import kpis, ranking
-from monitor.scorecard.lanes import load_lane_expectations, refresh_lane_stats
+from monitor.scorecard.lanes import refresh_lane_stats
 from monitor.scorecard.recommend import Recommendation, recommend
 from monitor.scorecard.weeks import Week, WeekError, report_zone
+from monitor.store.lanes import load_lane_expectations
 
 __all__ = [
     "TREND_WEEKS",

@@ -40,10 +40,8 @@ from monitor.config import Config
 from monitor.rules.base import RuleContext
 from monitor.rules.transit import expected_delivery
 from monitor.store.frames import read_frame
-from monitor.store.models import Alert, Shipment
+from monitor.store.tables import ALERTS, SHIPMENTS
 
-SHIPMENTS = Shipment.__table__  # type: ignore[attr-defined]
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
 S = SHIPMENTS.c
 A = ALERTS.c
 

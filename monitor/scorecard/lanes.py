@@ -11,8 +11,7 @@ the deliveries in the window with their transit p50/p90 (hours), the parcels pic
 window, and of those the on-time ratio (judged as the scorecard judges it) and the loss
 ratio. The rows are replaced in one transaction, so readers see the old set or the new one.
 
-`load_lane_expectations` is the one query the detection tick makes to give the `delayed`
-rule its lane p90s (monitor/rules/transit.py).
+Detection and the scorecard read the rows back with monitor/store/lanes.py.
 """
 
 from __future__ import annotations
@@ -22,24 +21,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, delete, insert, or_, select
+from sqlalchemy import Engine, and_, delete, insert, or_
 
 from monitor.config import Config
 from monitor.scorecard.kpis import CATEGORIES, READ_TIMES, S, parcel_outcomes, parcel_query
 from monitor.store.frames import read_frame
-from monitor.store.models import LaneStats
+from monitor.store.lanes import load_lane_expectations
+from monitor.store.tables import LANE_STATS
 
-LANES = LaneStats.__table__  # type: ignore[attr-defined]
+LANES = LANE_STATS
 L = LANES.c
 LANE_WINDOW_DAYS = 28
 SUMS = ("deliveries", "picked_up", "on_time", "late", "lost")
-
-
-def load_lane_expectations(engine: Engine) -> pd.DataFrame:
-    """carrier, origin, province, deliveries, transit_p90_hours: every lane_stats row."""
-    return read_frame(
-        engine, select(L.carrier, L.origin, L.province, L.deliveries, L.transit_p90_hours)
-    )
 
 
 def lane_figures(

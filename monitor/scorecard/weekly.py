@@ -17,10 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from monitor.config import Config
 from monitor.scorecard import build_scorecard
 from monitor.scorecard.render import as_dict
-from monitor.store.models import OutboxMessage, ScorecardReport
+from monitor.store.tables import OUTBOX, SCORECARD_REPORTS
 
-REPORTS = ScorecardReport.__table__  # type: ignore[attr-defined]
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+REPORTS = SCORECARD_REPORTS
 EVENT = "scorecard_weekly"
 DIGEST_SWITCHES = 10  # recommendations listed in the chat message; the rest are on the page
 

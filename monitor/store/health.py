@@ -12,9 +12,9 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.store.frames import read_frame
-from monitor.store.models import CarrierHealth
+from monitor.store.tables import CARRIER_HEALTH
 
-HEALTH = CarrierHealth.__table__  # type: ignore[attr-defined]
+HEALTH = CARRIER_HEALTH
 H = HEALTH.c
 
 

@@ -16,7 +16,7 @@ def _utc(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
-# Partial covering indexes for the /metrics counts (monitor/collectors.py): they hold only
+# Partial covering indexes for the /metrics counts (monitor/metrics/collectors.py): they hold only
 # active parcels and unresolved alerts, so a scrape reads a small index in group order
 # however long the history grows. Their WHERE text must match the collector's queries.
 ACTIVE_PARCEL = "status NOT IN ('delivered', 'returned')"

@@ -22,14 +22,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from alerts.model import Action
 from carriers.base import SignatureError
 from monitor import __version__
+from monitor.alert_queue import ActionError, AlertFilter, act, count_alerts, history, list_alerts
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
 from monitor.ingest.records import canonical_header
-from monitor.ingest.writer import EVENTS, SHIPMENTS
-from monitor.metrics import PUSHES_REJECTED
-from monitor.queue import ActionError, AlertFilter, act, count_alerts, history, list_alerts
+from monitor.metrics.instruments import PUSHES_REJECTED
 from monitor.scorecard import build_scorecard
 from monitor.scorecard.render import as_dict
+from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
 from monitor.web.auth import require
 from monitor.web.context import AppContext
 from monitor.web.pages import build_router
@@ -154,7 +154,9 @@ def create_app(ctx: AppContext) -> FastAPI:
             if row is None:
                 raise HTTPException(404, f"no shipment with order id {order_id!r}")
             events = conn.execute(
-                select(EVENTS).where(EVENTS.c.shipment_id == row.id).order_by(EVENTS.c.occurred_at)
+                select(TRACKING_EVENTS)
+                .where(TRACKING_EVENTS.c.shipment_id == row.id)
+                .order_by(TRACKING_EVENTS.c.occurred_at)
             )
             shipment = _jsonable(dict(row._mapping))
             shipment["events"] = [_jsonable(dict(e._mapping)) for e in events]
@@ -191,7 +193,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     @app.get("/api/v1/alerts/{alert_id}", tags=["alerts"])
     def get_alert(request: Request, alert_id: int) -> dict[str, Any]:
         who(request, "viewer")
-        from monitor.queue import get_alert as fetch
+        from monitor.alert_queue import get_alert as fetch
 
         alert = fetch(ctx.engine, alert_id)
         if alert is None:

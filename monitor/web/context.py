@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from carriers.base import TrackingAdapter, TrackingUpdate
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.polling import PlanInput
-from monitor.tracking import apply_updates
-from monitor.web.push_writer import PushWriter
+from monitor.ingest.poll_schedule import PlanInput
+from monitor.ingest.push_writer import PushWriter
+from monitor.ingest.tracking import apply_updates
 
 
 @dataclass

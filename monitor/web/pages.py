@@ -21,8 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from alerts.model import Action, AlertKind, AlertState, Severity
-from monitor.ingest.writer import EVENTS, SHIPMENTS
-from monitor.queue import (
+from monitor.alert_queue import (
     ActionError,
     AlertFilter,
     act,
@@ -30,6 +29,7 @@ from monitor.queue import (
     history,
     list_alerts,
 )
+from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
 from monitor.web.context import AppContext
 from monitor.web.i18n import KIND_NAMES, LANGUAGES, TEXT, pick_language
 from monitor.web.sessions import (
@@ -165,8 +165,8 @@ def build_router(ctx: AppContext) -> APIRouter:
             if shipment is None:
                 raise HTTPException(404, f"no parcel with order id {order_id}")
             events = list(conn.execute(
-                select(EVENTS).where(EVENTS.c.shipment_id == shipment.id)
-                .order_by(EVENTS.c.occurred_at.desc(), EVENTS.c.id.desc())
+                select(TRACKING_EVENTS).where(TRACKING_EVENTS.c.shipment_id == shipment.id)
+                .order_by(TRACKING_EVENTS.c.occurred_at.desc(), TRACKING_EVENTS.c.id.desc())
             ))  # fmt: skip
         alerts = list_alerts(ctx.engine, AlertFilter(shipment_id=shipment.id), 200, 0, "newest")
         for alert in alerts:

@@ -1,5 +1,6 @@
 """parcelwatch's own counters and histograms (DESIGN.md "Metrics"). Figures that come from the
-store are computed at scrape time by monitor/collectors.py, never kept here, so they cannot go
+store are computed at scrape time by monitor/metrics/collectors.py, never kept here, so they
+cannot go
 stale."""
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from carriers.base import TrackingAdapter
 from carriers.kuaidi100.adapter import Kuaidi100Adapter
 from carriers.track17.adapter import Track17Adapter
 from monitor.config import CarrierConfig, Config
-from monitor.metrics import UNKNOWN_CODES
-from monitor.poller import CarrierClient
+from monitor.daemon.poller import CarrierClient
+from monitor.metrics.instruments import UNKNOWN_CODES
 
 # The simulator speaks Kuaidi100's protocol and accepts these demo credentials; they grant
 # nothing anywhere else.

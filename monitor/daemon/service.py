@@ -25,17 +25,18 @@ from fastapi import FastAPI
 from alerts.outbox import deliver_due, resend_active
 from alerts.sinks import build_routes
 from monitor.clock import Clock
-from monitor.collectors import register_store_collector
 from monitor.config import Config
-from monitor.detection import BaselineCache, run_tick
-from monitor.metrics import DETECTION_DURATION, LAST_DETECTION, NOTIFICATIONS
-from monitor.poller import CarrierClient, Poller
+from monitor.daemon.poller import CarrierClient, Poller
+from monitor.daemon.tick import run_tick
+from monitor.detection import BaselineCache
+from monitor.metrics.collectors import register_store_collector
+from monitor.metrics.instruments import DETECTION_DURATION, LAST_DETECTION, NOTIFICATIONS
 from monitor.scorecard.lanes import refresh_lane_stats
 from monitor.scorecard.weekly import publish_weekly
 from monitor.scorecard.weeks import report_zone
 from monitor.store.db import make_engine, upgrade
 from monitor.store.locks import run_alone
-from monitor.store.models import Alert, OutboxDelivery, OutboxMessage
+from monitor.store.tables import ALERTS, OUTBOX, OUTBOX_DELIVERIES
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 
@@ -133,8 +134,8 @@ class Daemon:
         async def work() -> None:
             await deliver_due(
                 self.engine, self.routes, self.clock.now(),
-                outbox=OutboxMessage.__table__,  # type: ignore[attr-defined]
-                deliveries=OutboxDelivery.__table__,  # type: ignore[attr-defined]
+                outbox=OUTBOX,
+                deliveries=OUTBOX_DELIVERIES,
                 on_outcome=lambda sink, outcome, n: NOTIFICATIONS.labels(
                     sink=sink, outcome=outcome
                 ).inc(n),
@@ -145,7 +146,7 @@ class Daemon:
     async def resend(self) -> None:
         async def work() -> None:
             await resend_active(self.engine, self.routes, self.clock.now(),
-                                alerts=Alert.__table__)  # type: ignore[attr-defined]  # fmt: skip
+                                alerts=ALERTS)  # fmt: skip
 
         await self._guarded("resend", work)
 
@@ -213,7 +214,7 @@ def _soon() -> Any:
 
 async def serve(config: Config, host: str, port: int, clock: Clock) -> None:
     """Run until SIGTERM/SIGINT. Carrier credentials are checked before anything starts."""
-    from monitor.carrier_clients import build_clients
+    from monitor.daemon.carrier_clients import build_clients
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(20.0)) as http:
         daemon = Daemon(config, clock, build_clients(config, http), http)

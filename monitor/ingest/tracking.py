@@ -16,15 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from alerts.outbox import lifecycle_outbox_rows
 from carriers.base import TrackingUpdate
 from carriers.status import ParcelStatus
-from monitor.ingest.writer import EVENTS, SHIPMENTS, event_key, insert_ignoring_duplicates
-from monitor.metrics import EVENTS_INGESTED
-from monitor.polling import PlanInput, next_poll_at
-from monitor.store.models import OutboxMessage
+from monitor.ingest.parcel_events import lifecycle_outbox_rows
+from monitor.ingest.poll_schedule import PlanInput, next_poll_at
+from monitor.ingest.writer import event_key, insert_ignoring_duplicates
+from monitor.metrics.instruments import EVENTS_INGESTED
+from monitor.store.tables import OUTBOX, SHIPMENTS, TRACKING_EVENTS
 
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 NOT_A_SCAN = frozenset(
     {ParcelStatus.AWAITING_SHIPMENT, ParcelStatus.LABEL_CREATED, ParcelStatus.UNKNOWN}
 )
@@ -77,7 +76,7 @@ def apply_updates(
                 if change:
                     changes.append(change)
                     outbox.extend(lifecycle_outbox_rows(row._mapping, change, now))
-        insert_ignoring_duplicates(conn, EVENTS, events)
+        insert_ignoring_duplicates(conn, TRACKING_EVENTS, events)
         insert_ignoring_duplicates(conn, OUTBOX, outbox)  # one per order and event
         if changes:
             _write_changes(conn, changes)

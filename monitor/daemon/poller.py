@@ -33,11 +33,11 @@ from carriers.base import (
 from carriers.status import TERMINAL_STATUSES
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.ingest.writer import SHIPMENTS
-from monitor.metrics import TRACKING_DURATION, TRACKING_REQUESTS
-from monitor.polling import PlanInput, next_poll_at
+from monitor.ingest.poll_schedule import PlanInput, next_poll_at
+from monitor.ingest.tracking import apply_updates
+from monitor.metrics.instruments import TRACKING_DURATION, TRACKING_REQUESTS
 from monitor.store.health import record_failure, record_success
-from monitor.tracking import apply_updates
+from monitor.store.tables import SHIPMENTS
 
 log = logging.getLogger(__name__)
 S = SHIPMENTS.c

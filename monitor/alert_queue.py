@@ -13,13 +13,10 @@ from typing import Any
 from sqlalchemy import Engine, case, func, insert, select, update
 
 from alerts.model import ALLOWED_FROM, Action, AlertState, Resolution
-from monitor.detection import outbox_payload
+from alerts.payload import alert_payload
 from monitor.geo import normalize_province
-from monitor.store.models import Alert, AlertEvent, OutboxMessage
+from monitor.store.tables import ALERT_HISTORY, ALERTS, OUTBOX
 
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
-EVENTS = AlertEvent.__table__  # type: ignore[attr-defined]
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 A = ALERTS.c
 FILTERS = (
     "state", "kind", "severity", "carrier", "warehouse", "province", "platform", "shipment_id",
@@ -98,7 +95,11 @@ def get_alert(engine: Engine, alert_id: int) -> dict[str, Any] | None:
 
 
 def history(engine: Engine, alert_id: int) -> list[dict[str, Any]]:
-    query = select(EVENTS).where(EVENTS.c.alert_id == alert_id).order_by(EVENTS.c.id)
+    query = (
+        select(ALERT_HISTORY)
+        .where(ALERT_HISTORY.c.alert_id == alert_id)
+        .order_by(ALERT_HISTORY.c.id)
+    )
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
@@ -155,7 +156,7 @@ def act(
         if not changed:
             raise ActionError(f"alert {alert_id} is {current}; cannot {action.value} it")
         conn.execute(
-            insert(EVENTS).values(
+            insert(ALERT_HISTORY).values(
                 alert_id=alert_id,
                 at=now,
                 actor=actor,
@@ -172,7 +173,7 @@ def act(
                 insert(OUTBOX).values(
                     alert_id=alert_id,
                     event="resolved",
-                    payload=outbox_payload(alert, "resolved") | {"actor": actor, "note": note},
+                    payload=alert_payload(alert, "resolved") | {"actor": actor, "note": note},
                     idempotency_key=f"alert-{alert_id}-resolved-{stamp}",
                     created_at=now,
                     available_at=now,

@@ -71,13 +71,14 @@ from sqlalchemy import Connection, Engine, select, text
 
 from alerts.model import AlertKind, Severity
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
-from monitor.metrics import preinit_carrier_series
+from monitor.metrics.instruments import preinit_carrier_series
 from monitor.store.health import HEALTH
-from monitor.store.models import ACTIVE_PARCEL, UNRESOLVED_ALERT, LaneStats
+from monitor.store.models import ACTIVE_PARCEL, UNRESOLVED_ALERT
+from monitor.store.tables import LANE_STATS
 
 log = logging.getLogger(__name__)
 
-LANES = LaneStats.__table__  # type: ignore[attr-defined]
+LANES = LANE_STATS
 HOUR = 3600.0
 
 ACTIVE_STATUSES = tuple(s.value for s in ParcelStatus if s not in TERMINAL_STATUSES)
@@ -410,7 +411,7 @@ _registered_lock = threading.Lock()
 
 def register_store_collector(engine: Engine, carriers: Iterable[str] = ()) -> StoreCollector:
     """Serve this store's figures on the default registry (the daemon's /metrics), and
-    pre-create the daemon's own per-carrier series (monitor/metrics.py).
+    pre-create the daemon's own per-carrier series (monitor/metrics/instruments.py).
 
     Idempotent: one process has one /metrics, so a second daemon built in the same process
     (tests, the demo) re-points the one registered collector at its own store instead of

@@ -1,9 +1,4 @@
-"""`parcelwatch scorecard`: the weekly carrier scorecard from the terminal.
-
-A module of its own, registered on the `parcelwatch` group at the end of monitor/cli.py.
-It takes the shared helpers from monitor.cli when it runs, not when it is imported, so that
-either module can be imported first.
-"""
+"""`parcelwatch scorecard`: the weekly carrier scorecard from the terminal."""
 
 from __future__ import annotations
 
@@ -12,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from monitor.scorecard.render import FORMATS
+from monitor.cli.common import config_option, fail, load, open_store, parse_moment
+from monitor.scorecard import WeekError, build_scorecard
+from monitor.scorecard.render import FORMATS, render
 
 SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html",
                   ".htm": "html", ".json": "json"}  # fmt: skip
@@ -35,22 +32,12 @@ SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html"
     help="Write the report to this file instead of standard output.",
 )
 @click.option("--at", "at", default=None, help="Judge as of this moment (ISO 8601; default now).")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Config file (default ./parcelwatch.toml, then PARCELWATCH_* variables).",
-)
+@config_option
 def scorecard(
     week: str | None, fmt: str | None, out_path: Path | None, at: str | None,
     config_path: Path | None,
 ) -> None:  # fmt: skip
     """The weekly carrier scorecard: KPIs per carrier and province, ranks, recommendations."""
-    from monitor.cli import fail, load, open_store, parse_moment
-    from monitor.scorecard import WeekError, build_scorecard
-    from monitor.scorecard.render import render
-
     config = load(config_path)
     moment = parse_moment(at, config)
     if fmt is None:

@@ -1,0 +1,113 @@
+"""What every `parcelwatch` command shares: the `--config` option, loading the config and the
+store, reading a moment, error output with exit codes, and text for tables and JSON.
+
+Exit codes: 0 ok, 1 failure, 2 bad usage or bad input."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+import pandas as pd
+from rich.console import Console
+
+from monitor.clock import SystemClock
+from monitor.config import Config, ConfigError, load_config
+from monitor.store.db import make_engine, upgrade
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def config_option(command: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Config file (default ./parcelwatch.toml, then PARCELWATCH_* variables).",
+    )(command)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+def load(config_path: Path | None) -> Config:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        fail(str(exc))
+        raise AssertionError from exc  # unreachable: fail() exits
+
+
+def open_store(config: Config) -> Any:
+    engine = make_engine(config.database.url)
+    upgrade(engine)
+    return engine
+
+
+def parse_moment(value: str | None, config: Config) -> datetime:
+    """ISO 8601; a time without a zone is in the (first) warehouse's zone, as leads think."""
+    if value is None:
+        return SystemClock().now()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not ISO 8601 (e.g. 2026-11-24T18:00)") from None
+    if moment.tzinfo is None:
+        zone = config.warehouses[0].timezone if config.warehouses else "Asia/Shanghai"
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if value is None or (not isinstance(value, dict | list | str) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def local_time(value: Any, config: Config, warehouse: Any) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    wh = config.warehouse(str(warehouse)) if warehouse else None
+    zone = ZoneInfo(wh.timezone if wh else "Asia/Shanghai")
+    return pd.Timestamp(value).tz_convert(zone).strftime("%m-%d %H:%M")
+
+
+def text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def exit_quietly_on_sigterm() -> None:
+    """uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler
+    that was installed before it: make that end the process with status 0, like Ctrl-C."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for chatty in ("httpx", "apscheduler.executors.default"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

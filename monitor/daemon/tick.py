@@ -1,0 +1,263 @@
+"""The write side of a detection tick: detect, plan the alert changes, apply them.
+
+The alert changes are written with a handful of batched statements in one transaction,
+together with their history and outbox rows, so a crash at any line leaves either the whole
+tick or none of it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, bindparam, insert, literal, select, update
+
+from alerts.lifecycle import Plan, plan
+from alerts.model import AlertState, Resolution, fingerprint
+from alerts.payload import alert_payload
+from monitor.config import Config
+from monitor.detection import BaselineCache, detect, load_parcels
+from monitor.metrics.instruments import ALERTS_OPENED
+from monitor.store.frames import read_frame
+from monitor.store.tables import ALERT_HISTORY, ALERTS, OUTBOX
+
+SYSTEM = "system"
+A = ALERTS.c
+
+
+def with_fingerprints(exceptions: pd.DataFrame) -> pd.DataFrame:
+    """Parcel alerts are about an order; carrier alerts about a carrier (and province)."""
+
+    def subject(order_id: object, carrier: object, province: object) -> str:
+        if isinstance(order_id, str):
+            return order_id
+        return f"{carrier}:{province}" if isinstance(province, str) else str(carrier)
+
+    fingerprints = [
+        fingerprint(kind, subject(o, c, p))
+        for kind, o, c, p in zip(
+            exceptions["kind"], exceptions["order_id"], exceptions["carrier"],
+            exceptions["province"], strict=True,
+        )
+    ]  # fmt: skip
+    return exceptions.assign(
+        fingerprint=pd.Series(fingerprints, index=exceptions.index, dtype=object)
+    )
+
+
+@dataclass
+class TickResult:
+    exceptions: int = 0
+    opened: int = 0
+    escalated: int = 0
+    deescalated: int = 0
+    resolved: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _current_alerts(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    open_alerts = read_frame(
+        engine,
+        select(A.id, A.fingerprint, A.kind, A.severity, A.since).where(
+            A.state != AlertState.RESOLVED.value
+        ),
+        ["since"],
+    )
+    manual = read_frame(
+        engine,
+        select(A.fingerprint, A.since).where(A.resolution == Resolution.MANUAL.value),
+        ["since"],
+    ).drop_duplicates()
+    return open_alerts, manual
+
+
+def run_tick(
+    engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None = None
+) -> TickResult:
+    """Detect at `now` and bring the alert queue in line with what is true."""
+    result = TickResult()
+    started = time.perf_counter()
+    parcels = load_parcels(engine, now)
+    result.timings["read"] = time.perf_counter() - started
+    mark = time.perf_counter()
+    exceptions = with_fingerprints(detect(engine, config, now, parcels, baselines))
+    result.exceptions = len(exceptions)
+    result.timings["rules"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    open_alerts, manual = _current_alerts(engine)
+    changes = plan(exceptions, open_alerts, manual)
+    result.timings["plan"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    apply_plan(engine, changes, now)
+    result.timings["write"] = time.perf_counter() - mark
+    result.opened = len(changes.open)
+    if result.opened:
+        opened = changes.open.groupby(
+            [changes.open["kind"], changes.open["carrier"].astype(object).fillna("")], sort=False
+        ).size()
+        for (kind, carrier), count in opened.items():
+            ALERTS_OPENED.labels(kind=kind, carrier=carrier).inc(int(count))
+    result.escalated = len(changes.escalate)
+    result.deescalated = len(changes.deescalate)
+    result.resolved = len(changes.resolve)
+    return result
+
+
+def _py_times(values: pd.Series) -> list[datetime]:
+    return [v.to_pydatetime() for v in values]
+
+
+def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
+    stamp = int(now.timestamp() * 1_000_000)
+    history: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+
+    def announce(alert: dict[str, Any], event: str) -> None:
+        outbox.append(
+            {
+                "alert_id": alert["id"],
+                "event": event,
+                "payload": alert_payload(alert, event),
+                "idempotency_key": f"alert-{alert['id']}-{event}-{stamp}",
+                "created_at": now,
+                "available_at": now,
+                "attempts": 0,
+            }
+        )
+
+    with engine.begin() as conn:
+        if not changes.open.empty:
+            rows = _alert_rows(changes.open, now)
+            # RETURNING without sort_by_parameter_order lets SQLAlchemy batch the insert
+            # (with it, SQLite gets one INSERT per row); fingerprints of open alerts are
+            # unique, so they match the ids back.
+            returned = conn.execute(insert(ALERTS).returning(A.id, A.fingerprint), rows)
+            ids = {fp: alert_id for alert_id, fp in returned}
+            for row in rows:
+                alert_id = ids[row["fingerprint"]]
+                row["id"] = alert_id
+                history.append(_event(alert_id, now, "opened", None, "open", row["severity"]))
+                announce(row, "opened")
+
+        for frame, action in ((changes.escalate, "escalated"), (changes.deescalate, "deescalated")):
+            if frame.empty:
+                continue
+            params = [
+                {"b_id": int(i), "b_severity": sev, "b_since": since, "b_now": now}
+                for i, sev, since in zip(
+                    frame["id"], frame["severity"], _py_times(frame["since"]), strict=True
+                )
+            ]
+            conn.execute(
+                update(ALERTS)
+                .where(A.id == bindparam("b_id"))
+                .values(
+                    severity=bindparam("b_severity"),
+                    since=bindparam("b_since"),
+                    updated_at=bindparam("b_now"),
+                ),
+                params,
+            )
+            for i, sev, old in zip(
+                frame["id"], frame["severity"], frame["old_severity"], strict=True
+            ):
+                history.append(_event(int(i), now, action, None, None, sev, f"{old} -> {sev}"))
+            if action == "escalated":
+                for alert in _alerts_by_id(conn, [int(i) for i in frame["id"]]):
+                    announce(alert, "escalated")
+
+        if not changes.moved.empty:
+            conn.execute(
+                update(ALERTS).where(A.id == bindparam("b_id")).values(since=bindparam("b_since")),
+                [
+                    {"b_id": int(i), "b_since": s}
+                    for i, s in zip(
+                        changes.moved["id"], _py_times(changes.moved["since"]), strict=True
+                    )
+                ],
+            )
+
+        if not changes.resolve.empty:
+            frame = changes.resolve
+            conn.execute(
+                update(ALERTS)
+                .where(A.id == bindparam("b_id"), A.state != AlertState.RESOLVED.value)
+                .values(
+                    state=AlertState.RESOLVED.value,
+                    resolved_at=literal(now, A.resolved_at.type),
+                    resolution=bindparam("b_resolution"),
+                    updated_at=literal(now, A.updated_at.type),
+                ),
+                [
+                    {"b_id": int(i), "b_resolution": r}
+                    for i, r in zip(frame["id"], frame["resolution"], strict=True)
+                ],
+            )
+            for alert in _alerts_by_id(conn, [int(i) for i in frame["id"]]):
+                history.append(
+                    _event(
+                        alert["id"],
+                        now,
+                        "resolved",
+                        None,
+                        "resolved",
+                        alert["severity"],
+                        alert["resolution"],
+                    )
+                )
+                announce(alert, "resolved")
+
+        if history:
+            conn.execute(insert(ALERT_HISTORY), history)
+        if outbox:
+            conn.execute(insert(OUTBOX), outbox)
+
+
+def _alert_rows(new: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
+    subject = ["order_id", "tracking_number", "carrier", "warehouse", "province", "platform"]
+    frame = new[["fingerprint", "kind", "severity", "shipment_id", *subject]].astype(object)
+    rows: list[dict[str, Any]] = frame.where(frame.notna(), None).to_dict("records")
+    for row, since, detail in zip(rows, _py_times(new["since"]), new["detail"], strict=True):
+        sid = row["shipment_id"]
+        row.update(
+            shipment_id=None if sid is None else int(sid),
+            state=AlertState.OPEN.value,
+            since=since,
+            opened_at=now,
+            updated_at=now,
+            detail=detail,
+        )
+    return rows
+
+
+def _event(
+    alert_id: int,
+    at: datetime,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    severity: str | None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "at": at,
+        "actor": SYSTEM,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "severity": severity,
+        "note": note,
+    }
+
+
+def _alerts_by_id(conn: Any, ids: list[int]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        result = conn.execute(select(ALERTS).where(A.id.in_(chunk)))
+        rows.extend(dict(r._mapping) for r in result)
+    return rows

@@ -1,0 +1,1 @@
+"""`parcelwatch demo` and the sample shop it seeds (also `parcelwatch sample`)."""

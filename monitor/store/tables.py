@@ -1,0 +1,40 @@
+"""Typed handles on the store's tables, defined once.
+
+SQLModel builds each model's SQLAlchemy `Table` at class creation, and its stubs do not
+declare `__table__`; set-based code (batched inserts, compare-and-set updates, frame reads)
+works on these Core tables, so they are looked up here, once, with their type.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
+from monitor.store.models import (
+    Alert,
+    AlertEvent,
+    CarrierHealth,
+    LaneStats,
+    OutboxDelivery,
+    OutboxMessage,
+    ScorecardReport,
+    Shipment,
+    TrackingEvent,
+)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+SHIPMENTS = table_of(Shipment)
+TRACKING_EVENTS = table_of(TrackingEvent)
+ALERTS = table_of(Alert)
+ALERT_HISTORY = table_of(AlertEvent)
+OUTBOX = table_of(OutboxMessage)
+OUTBOX_DELIVERIES = table_of(OutboxDelivery)
+CARRIER_HEALTH = table_of(CarrierHealth)
+LANE_STATS = table_of(LaneStats)
+SCORECARD_REPORTS = table_of(ScorecardReport)
