@@ -77,7 +77,7 @@ def _known_kind(value: str) -> str:
 
 
 def check_timezone(value: str) -> str:
-    """An IANA zone name (also used by monitor/config.py for warehouses)."""
+    """An IANA zone name (a sink's digest times are shown in its zone)."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):

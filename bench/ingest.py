@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from carriers.kuaidi100.adapter import Kuaidi100Adapter
 from carriers.registry import CARRIERS
 from carriers.sim.clock import ManualClock
+from carriers.sim.credentials import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY, SIM_SALT
 from carriers.sim.model import SimWorld
 from carriers.sim.plan import ParcelPlan
 from carriers.sim.push import kuaidi100_sign
@@ -42,13 +43,7 @@ from carriers.sim.runner import start_in_thread
 from carriers.sim.server import create_app as create_sim_app
 from carriers.sim.wire import kuaidi100_body
 from monitor.config import Config, parse_config
-from monitor.daemon.carrier_clients import (
-    SIM_17TRACK_KEY,
-    SIM_CUSTOMER,
-    SIM_KEY,
-    SIM_SALT,
-    build_clients,
-)
+from monitor.daemon.carrier_clients import build_clients
 from monitor.daemon.poller import Poller
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow

@@ -1,9 +1,22 @@
-"""An injectable clock, so that every rule can be evaluated at a chosen "now"."""
+"""An injectable clock, so that every rule can be evaluated at a chosen "now"; and the check
+that a configured time zone exists (cutoffs are in the warehouse's zone)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def check_timezone(value: str) -> str:
+    """An IANA zone name, for pydantic's AfterValidator."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai'"
+        ) from None
+    return value
 
 
 class Clock(Protocol):

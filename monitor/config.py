@@ -24,8 +24,10 @@ from pydantic import (
     model_validator,
 )
 
-from alerts.config import SinkList, check_timezone
+from alerts.config import SinkList
+from carriers.apis import API_NAMES
 from carriers.registry import CARRIERS, normalize_carrier
+from monitor.clock import check_timezone
 from monitor.geo import DEFAULT_REMOTE, DEFAULT_VERY_REMOTE, normalize_province
 
 DEFAULT_CONFIG_PATH = Path("parcelwatch.toml")
@@ -141,8 +143,15 @@ class PlatformsConfig(Strict):
         return value if isinstance(value, PlatformRule) else self.other
 
 
+def _known_api(value: str) -> str:
+    if value not in API_NAMES:
+        raise ValueError(f"unknown tracking API {value!r}; use one of {', '.join(API_NAMES)}")
+    return value
+
+
 class CarrierConfig(Strict):
-    adapter: Literal["kuaidi100", "17track", "aftership", "sim"] = "sim"
+    # A row of the tracking API table (carriers/apis.py).
+    adapter: Annotated[str, AfterValidator(_known_api)] = "sim"
     code: str | None = None  # the carrier's code in that API
     base_url: str | None = None
     names: list[str] = []  # further names import files use for this carrier

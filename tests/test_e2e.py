@@ -28,6 +28,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from carriers.sim.clock import ManualClock
+from carriers.sim.credentials import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY
 from carriers.sim.faults import Faults
 from carriers.sim.model import SimWorld
 from carriers.sim.plan import ParcelPlan
@@ -35,7 +36,7 @@ from carriers.sim.runner import RunningServer, start_in_thread
 from carriers.sim.server import create_app as create_sim_app
 from monitor.alert_queue import AlertFilter, list_alerts
 from monitor.config import Config, parse_config
-from monitor.daemon.carrier_clients import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY, build_clients
+from monitor.daemon.carrier_clients import build_clients
 from monitor.daemon.poller import Poller
 from monitor.daemon.tick import run_tick
 from monitor.ingest import ingest_rows

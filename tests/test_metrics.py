@@ -20,8 +20,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy import Engine, event, insert, text
 
 from carriers.status import TERMINAL_STATUSES
-from monitor.metrics import collectors
 from monitor.daemon.service import Daemon
+from monitor.metrics import collectors
 from monitor.metrics.collectors import StoreCollector, register_store_collector
 from monitor.metrics.instruments import TRACKING_REQUESTS
 from monitor.store.db import make_engine, upgrade

@@ -101,8 +101,8 @@ def demo(
 def sim(host: str, port: int, seed: int, speed: float, webhook: str | None) -> None:
     """The carrier simulator alone (Kuaidi100 and 17TRACK wire formats), with the demo
     credentials that `adapter = "sim"` in the config uses."""
+    from carriers.sim.credentials import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY
     from carriers.sim.runner import serve
-    from monitor.daemon.carrier_clients import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY
 
     out.print(f"carrier simulator on http://{host}:{port} (seed {seed}, clock ×{speed:g})")
     serve(

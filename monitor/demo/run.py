@@ -23,11 +23,12 @@ from rich.console import Console
 
 from carriers.registry import CARRIERS
 from carriers.sim.clock import AcceleratedClock
+from carriers.sim.credentials import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY
 from carriers.sim.model import SimWorld
 from carriers.sim.runner import start_in_thread
 from carriers.sim.server import create_app as create_sim_app
 from monitor.config import Config, parse_config
-from monitor.daemon.carrier_clients import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY, build_clients
+from monitor.daemon.carrier_clients import build_clients
 from monitor.daemon.service import Daemon
 from monitor.demo.sample import DEMO_WAREHOUSES, generate_shop, write_csv
 from monitor.ingest import import_file

@@ -1,0 +1,149 @@
+"""The REST API under /api/v1: shipments (import rows, read one with its events), the alert
+queue (list, read with history, act) and the weekly scorecard. Bearer tokens or a session;
+roles viewer < lead < admin (monitor/web/auth.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from alerts.model import Action
+from monitor.alert_queue import ActionError, AlertFilter, act, count_alerts, history, list_alerts
+from monitor.alert_queue import get_alert as fetch_alert
+from monitor.ingest import ingest_rows
+from monitor.ingest.files import RawRow
+from monitor.ingest.records import canonical_header
+from monitor.scorecard import build_scorecard
+from monitor.scorecard.render import as_dict
+from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
+from monitor.web.auth import require
+from monitor.web.context import AppContext
+
+
+class ActionBody(BaseModel):
+    note: str | None = None
+    assignee: str | None = None
+    until: datetime | None = None
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def build_api_router(ctx: AppContext) -> APIRouter:
+    router = APIRouter()
+    auth = ctx.config.auth
+
+    def who(request: Request, role: str) -> str:
+        return require(request, auth.tokens, role, auth.anonymous_read)
+
+    @router.post("/api/v1/shipments", tags=["shipments"])
+    def post_shipments(
+        request: Request, payload: Annotated[dict[str, Any] | list[dict[str, Any]], Body()]
+    ) -> JSONResponse:
+        who(request, "lead")
+        items = payload if isinstance(payload, list) else [payload]
+        rows = [
+            RawRow(i + 1, {c: v for k, v in item.items() if (c := canonical_header(str(k)))})
+            for i, item in enumerate(items)
+        ]
+        report = ingest_rows(ctx.engine, ctx.config, rows, ctx.clock.now())
+        body = {
+            "received": report.rows,
+            "inserted": report.counts.inserted,
+            "updated": report.counts.updated,
+            "unchanged": report.counts.unchanged,
+            "rejected": [
+                {"index": r.line - 1, "column": r.column, "reason": r.reason}
+                for r in report.rejected
+            ],
+        }
+        accepted = report.rows - len(report.rejected)
+        return JSONResponse(body, status_code=422 if report.rejected and not accepted else 200)
+
+    @router.get("/api/v1/shipments/{order_id}", tags=["shipments"])
+    def get_shipment(request: Request, order_id: str) -> dict[str, Any]:
+        who(request, "viewer")
+        with ctx.engine.connect() as conn:
+            row = conn.execute(select(SHIPMENTS).where(SHIPMENTS.c.order_id == order_id)).first()
+            if row is None:
+                raise HTTPException(404, f"no shipment with order id {order_id!r}")
+            events = conn.execute(
+                select(TRACKING_EVENTS)
+                .where(TRACKING_EVENTS.c.shipment_id == row.id)
+                .order_by(TRACKING_EVENTS.c.occurred_at)
+            )
+            shipment = _jsonable(dict(row._mapping))
+            shipment["events"] = [_jsonable(dict(e._mapping)) for e in events]
+        for private in ("content_hash", "poll_lease_until"):
+            shipment.pop(private, None)
+        return shipment
+
+    # -- alerts --------------------------------------------------------------------------
+
+    @router.get("/api/v1/alerts", tags=["alerts"])
+    def get_alerts(
+        request: Request,
+        state: str | None = "active",
+        kind: str | None = None,
+        severity: str | None = None,
+        carrier: str | None = None,
+        warehouse: str | None = None,
+        province: str | None = None,
+        platform: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        who(request, "viewer")
+        where = AlertFilter(
+            state=state or None, kind=kind, severity=severity, carrier=carrier,
+            warehouse=warehouse, platform=platform,
+            province=province,
+        )  # fmt: skip
+        return {
+            "counts": count_alerts(ctx.engine, where),
+            "alerts": [_jsonable(a) for a in list_alerts(ctx.engine, where, limit, offset)],
+        }
+
+    @router.get("/api/v1/alerts/{alert_id}", tags=["alerts"])
+    def get_alert(request: Request, alert_id: int) -> dict[str, Any]:
+        who(request, "viewer")
+        alert = fetch_alert(ctx.engine, alert_id)
+        if alert is None:
+            raise HTTPException(404, f"no alert with id {alert_id}")
+        body = _jsonable(alert)
+        body["history"] = [_jsonable(h) for h in history(ctx.engine, alert_id)]
+        return body
+
+    @router.post("/api/v1/alerts/{alert_id}/{action}", tags=["alerts"])
+    def alert_action(
+        request: Request, alert_id: int, action: str, body: ActionBody | None = None
+    ) -> dict[str, Any]:
+        try:
+            verb = Action(action)
+        except ValueError:
+            raise HTTPException(404, f"unknown action {action!r}") from None
+        actor = who(request, "lead")
+        body = body or ActionBody()
+        try:
+            alert = act(ctx.engine, alert_id, verb, actor, ctx.clock.now(), note=body.note,
+                        assignee=body.assignee, until=body.until)  # fmt: skip
+        except ActionError as exc:
+            raise HTTPException(404 if exc.not_found else 409, str(exc)) from exc
+        return _jsonable(alert)
+
+    @router.get("/api/v1/scorecards", tags=["scorecards"])
+    def get_scorecard(request: Request, week: str | None = None) -> dict[str, Any]:
+        who(request, "viewer")
+        try:
+            card = build_scorecard(ctx.engine, ctx.config, week, ctx.clock.now())
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return as_dict(card)
+
+    return router

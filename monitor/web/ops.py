@@ -1,0 +1,50 @@
+"""Endpoints for operators and orchestrators: /healthz (the process answers), /readyz (store
+reachable, scheduler running, every job ran within its own schedule) and /metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from monitor import __version__
+from monitor.web.context import AppContext
+
+STALE_AFTER_SECONDS = 600
+
+
+def build_ops_router(ctx: AppContext) -> APIRouter:
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @router.get("/readyz")
+    def readyz() -> JSONResponse:
+        problems = []
+        try:
+            with ctx.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver error means "not ready", with the reason
+            problems.append(f"store unreachable: {type(exc).__name__}")
+        if not ctx.scheduler_running:
+            problems.append("scheduler not running")
+        now = ctx.clock.now()
+        for job, beat in ctx.heartbeats.items():
+            lag = (now - beat).total_seconds()
+            if lag > STALE_AFTER_SECONDS * _clock_speed(ctx):
+                problems.append(f"job {job} last ran {lag:.0f} s ago")
+        status = 503 if problems else 200
+        return JSONResponse({"ready": not problems, "problems": problems}, status_code=status)
+
+    @router.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _clock_speed(ctx: AppContext) -> float:
+    return float(getattr(ctx.clock, "speed", 1.0))

@@ -1,0 +1,48 @@
+"""Carrier push callbacks: one route for every tracking API that takes pushes
+(`/webhooks/<api>`, the table in carriers/apis.py).
+
+The adapter verifies the signature before anything is stored (401 otherwise) and parses the
+body (400 if it cannot); the updates are group-committed with concurrent pushes, then
+acknowledged with the exact reply the API expects. A store failure answers 500, so the
+carrier sends the push again. Detection picks the change up on its own tick.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.responses import Response
+
+from carriers.apis import PUSH_NAMES
+from carriers.base import SignatureError
+from monitor.metrics.instruments import PUSHES_REJECTED
+from monitor.web.context import AppContext
+
+ApiName = Annotated[str, Path(description=f"The tracking API: {', '.join(PUSH_NAMES)}")]
+
+
+def build_webhook_router(ctx: AppContext) -> APIRouter:
+    router = APIRouter(tags=["carriers"])
+
+    @router.post("/webhooks/{api}")
+    async def receive_push(api: ApiName, request: Request) -> Response:
+        """A push from a tracking API (Kuaidi100, 17TRACK, AfterShip), in its own format."""
+        if api not in PUSH_NAMES:
+            raise HTTPException(404, f"no tracking API {api!r} takes pushes")
+        adapter = ctx.push_adapters.get(api)
+        if adapter is None:
+            raise HTTPException(404, f"no {api} account is configured")
+        body = await request.body()
+        try:
+            parsed = adapter.parse_push(dict(request.headers), body)
+        except SignatureError as exc:
+            PUSHES_REJECTED.labels(api=api, reason="signature").inc()
+            raise HTTPException(401, f"bad signature: {exc}") from exc
+        except ValueError as exc:
+            PUSHES_REJECTED.labels(api=api, reason="malformed").inc()
+            raise HTTPException(400, f"malformed push: {exc}") from exc
+        await ctx.push_writer.submit(parsed.updates)
+        return Response(parsed.reply_body, media_type=parsed.reply_content_type)
+
+    return router
