@@ -25,10 +25,10 @@ from support.fake_carrier import FakeAdapter, scan
 from test_sinks import NOW, PUBLIC, Receiver, Reply, Seen
 
 import alerts.outbox.delivery
-from alerts.config import SinkSettings
 from alerts.outbox import DeliveryPolicy, DeliveryStats, deliver_due, resend_active
 from alerts.sinks import Notification, Route, Sink, build_routes
 from alerts.sinks.ratelimit import SlidingWindowLimiter
+from alerts.sinks.settings import SinkSettings
 from carriers.status import ParcelStatus
 from monitor.daemon.tick import run_tick
 from monitor.ingest import ingest_rows

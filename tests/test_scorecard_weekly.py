@@ -9,7 +9,7 @@ import pytest
 from conftest import make_config
 from sqlalchemy import Engine, func, select
 
-from alerts.config import AlertmanagerSinkConfig
+from alerts.sinks.alertmanager import AlertmanagerSinkConfig
 from alerts.sinks.base import Notification
 from alerts.sinks.render import MARKDOWN, Renderer
 from monitor.config import ConfigError, parse_config

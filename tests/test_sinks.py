@@ -26,7 +26,6 @@ import httpx
 import pytest
 from conftest import make_config
 
-from alerts.config import WeComSinkConfig
 from alerts.sinks import Notification, SinkError, SinkSetupError, build_routes
 from alerts.sinks.alertmanager import AlertmanagerSink
 from alerts.sinks.dingtalk import DingTalkSink
@@ -35,7 +34,7 @@ from alerts.sinks.render import MARKDOWN, Renderer, truncate_utf8
 from alerts.sinks.slack import SlackSink
 from alerts.sinks.smtp import EmailSink
 from alerts.sinks.webhook import WebhookSink
-from alerts.sinks.wecom import WeComSink
+from alerts.sinks.wecom import WeComSink, WeComSinkConfig
 from monitor.config import ConfigError
 
 NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

@@ -20,13 +20,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
+from pydantic import Field, field_validator
 
 from alerts.sinks.base import Notification, Now, utc_now
 from alerts.sinks.http import HttpSink
 from alerts.sinks.render import PLAIN, Renderer
+from alerts.sinks.settings import (
+    _LABEL_NAME,
+    AGGREGATE_KINDS,
+    EventName,
+    KindName,
+    SinkParts,
+    SinkType,
+    _UrlInFileOrEnv,
+)
 
 PATH = "/api/v2/alerts"
 LABELS = ("kind", "carrier", "province", "warehouse", "severity", "order_id")
@@ -92,3 +102,38 @@ class AlertmanagerSink(HttpSink):
     async def send(self, messages: Sequence[Notification]) -> None:
         now = self.now()
         await self.post(json=[self.alert(n, now) for n in messages])
+
+
+class AlertmanagerSinkConfig(_UrlInFileOrEnv):
+    type: Literal["alertmanager"]
+    # Incidents and aggregates; per-parcel exceptions stay in our own queue (§A3).
+    kinds: list[KindName] | None = AGGREGATE_KINDS
+    # Pydantic copies field defaults per instance, so these lists are not shared.
+    events: list[EventName] = ["opened", "escalated", "resolved"]  # noqa: RUF012  (+endsAt)
+    resend_seconds: Annotated[float, Field(ge=10, le=180)] = 60  # clients re-send every 30s-3m
+    labels: dict[str, str] = {}  # noqa: RUF012  static labels for every alert (team, site)
+
+    @field_validator("events")
+    @classmethod
+    def _alert_events_only(cls, value: list[str]) -> list[str]:
+        if "scorecard" in value:
+            raise ValueError("Alertmanager takes alert events; send the scorecard to a chat sink")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _LABEL_NAME.match(name) or name.startswith("__"):
+                raise ValueError(f"{name!r} is not a valid Alertmanager label name")
+        return value
+
+
+def build(settings: AlertmanagerSinkConfig, parts: SinkParts) -> AlertmanagerSink:
+    return AlertmanagerSink(
+        parts.name, parts.url(), parts.client, resend_seconds=settings.resend_seconds,
+        labels=settings.labels, timeout=parts.timeout, renderer=parts.renderer, now=parts.now,
+    )  # fmt: skip
+
+
+SINK = SinkType("alertmanager", AlertmanagerSinkConfig, build)

@@ -17,12 +17,15 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import httpx
+from pydantic import Field
 
 from alerts.sinks.base import Notification, Now, SinkError, utc_now
 from alerts.sinks.http import HttpSink
 from alerts.sinks.render import MARKDOWN, Renderer, truncate_utf8
+from alerts.sinks.settings import EnvName, SinkParts, SinkType, _RobotUrl
 
 # Our reference gives no markdown size for DingTalk: keep to WeCom's 4096 bytes, which is
 # also about what a lead reads on a phone.
@@ -85,3 +88,20 @@ class DingTalkSink(HttpSink):
         raise SinkError(
             message + " (check the token, secret and security settings)", permanent=True
         )
+
+
+class DingTalkSinkConfig(_RobotUrl):
+    type: Literal["dingtalk"]
+    secret_env: EnvName | None = None  # the robot's 加签 secret (starts with SEC)
+    rate_per_minute: Annotated[float, Field(gt=0)] | None = 20  # per robot (§A5)
+    digest_after: Annotated[int, Field(ge=1)] | None = 10
+
+
+def build(settings: DingTalkSinkConfig, parts: SinkParts) -> DingTalkSink:
+    return DingTalkSink(
+        parts.name, parts.url(), parts.client, secret=parts.secret("secret_env"),
+        timeout=parts.timeout, renderer=parts.renderer, now=parts.now,
+    )  # fmt: skip
+
+
+SINK = SinkType("dingtalk", DingTalkSinkConfig, build)

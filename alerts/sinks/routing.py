@@ -15,24 +15,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from alerts.config import (
-    AlertmanagerSinkConfig,
-    DingTalkSinkConfig,
-    EmailSinkConfig,
-    SinkSettings,
-    SlackSinkConfig,
-    WebhookSinkConfig,
-    WeComSinkConfig,
-)
-from alerts.sinks.alertmanager import AlertmanagerSink
 from alerts.sinks.base import Notification, Now, Sink, utc_now
-from alerts.sinks.dingtalk import DingTalkSink
 from alerts.sinks.ratelimit import SlidingWindowLimiter
 from alerts.sinks.render import Renderer
-from alerts.sinks.slack import SlackSink
-from alerts.sinks.smtp import EmailSink
-from alerts.sinks.webhook import WebhookSink
-from alerts.sinks.wecom import WeComSink
+from alerts.sinks.settings import SinkParts, SinkSettings
+from alerts.sinks.table import SINK_TYPES
 
 
 class SinkSetupError(ValueError):
@@ -98,55 +85,11 @@ def build_sink(
     def secret(key: str) -> str | None:
         return _env(env, index, key, getattr(settings, key, None))
 
-    name = settings.name
-    match settings:
-        case WebhookSinkConfig():
-            key = secret("secret_env")
-            assert key is not None  # required by the model
-            return WebhookSink(
-                name, url(), client, secret=key, timeout=timeout, renderer=renderer, now=now
-            )
-        case WeComSinkConfig():
-            return WeComSink(name, url(), client, timeout=timeout, renderer=renderer, now=now)
-        case DingTalkSinkConfig():
-            return DingTalkSink(
-                name,
-                url(),
-                client,
-                secret=secret("secret_env"),
-                timeout=timeout,
-                renderer=renderer,
-                now=now,
-            )
-        case SlackSinkConfig():
-            return SlackSink(name, url(), client, timeout=timeout, renderer=renderer, now=now)
-        case AlertmanagerSinkConfig():
-            return AlertmanagerSink(
-                name,
-                url(),
-                client,
-                resend_seconds=settings.resend_seconds,
-                labels=settings.labels,
-                timeout=timeout,
-                renderer=renderer,
-                now=now,
-            )
-        case EmailSinkConfig():
-            return EmailSink(
-                name,
-                host=settings.host,
-                port=settings.port,
-                sender=settings.from_,
-                recipients=settings.to,
-                starttls=settings.starttls,
-                use_ssl=settings.ssl,
-                username=secret("username_env"),
-                password=secret("password_env"),
-                timeout=timeout,
-                renderer=renderer,
-                now=now,
-            )
-    raise SinkSetupError(f"sinks[{index}].type", f"unknown sink type {settings.type!r}")
+    sink_type = SINK_TYPES.get(settings.type)
+    if sink_type is None:
+        raise SinkSetupError(f"sinks[{index}].type", f"unknown sink type {settings.type!r}")
+    parts = SinkParts(settings.name, client, renderer, timeout, now, url, secret)
+    return sink_type.build(settings, parts)
 
 
 def build_routes(

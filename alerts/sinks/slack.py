@@ -9,12 +9,15 @@ holds at most 3000 characters (Block Kit), so a long message or digest is cut to
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import httpx
+from pydantic import Field
 
 from alerts.sinks.base import Notification, SinkError
 from alerts.sinks.http import HttpSink, body_excerpt
 from alerts.sinks.render import SLACK, truncate_utf8
+from alerts.sinks.settings import SinkParts, SinkType, _RobotUrl
 
 SECTION_LIMIT = 3000  # bytes here, which is never more than 3000 characters
 HINTS = {
@@ -60,3 +63,17 @@ class SlackSink(HttpSink):
         if response.status_code == 200:  # an answer Slack does not give: do not guess
             raise SinkError(f"{self.where}: unexpected answer: {body_excerpt(response)}")
         super().classify(response)
+
+
+class SlackSinkConfig(_RobotUrl):
+    type: Literal["slack"]
+    rate_per_minute: Annotated[float, Field(gt=0)] | None = 60  # "1 per second" (§A5)
+    digest_after: Annotated[int, Field(ge=1)] | None = 10
+
+
+def build(settings: SlackSinkConfig, parts: SinkParts) -> SlackSink:
+    return SlackSink(parts.name, parts.url(), parts.client, timeout=parts.timeout,
+                     renderer=parts.renderer, now=parts.now)  # fmt: skip
+
+
+SINK = SinkType("slack", SlackSinkConfig, build)

@@ -16,9 +16,13 @@ import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
 
 from alerts.sinks.base import Notification, Now, Sink, SinkError, utc_now
 from alerts.sinks.render import PLAIN, Renderer
+from alerts.sinks.settings import EnvName, SinkParts, SinkSettings, SinkType, key_error
 
 BODY_LIMIT = 100_000  # bytes: a digest of a burst stays readable
 
@@ -127,3 +131,38 @@ def _codes(refused: dict[str, tuple[int, bytes]]) -> str:
         f"{addr} ({code} {reply.decode('utf-8', 'replace')})"
         for addr, (code, reply) in refused.items()
     )
+
+
+class EmailSinkConfig(SinkSettings):
+    type: Literal["email"]
+    host: str = Field(min_length=1)
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    from_: str = Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$")
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    starttls: bool = False
+    ssl: bool = False  # SMTPS (usually port 465)
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 20
+    digest_after: Annotated[int, Field(ge=1)] | None = 10
+
+    @model_validator(mode="after")
+    def _login_pair(self) -> EmailSinkConfig:
+        if (self.username_env is None) != (self.password_env is None):
+            missing = "password_env" if self.password_env is None else "username_env"
+            raise key_error(self, missing, "give both username_env and password_env, or neither")
+        if self.starttls and self.ssl:
+            raise key_error(self, "starttls", "use `starttls` (port 587) or `ssl` (465), not both")
+        return self
+
+
+def build(settings: EmailSinkConfig, parts: SinkParts) -> EmailSink:
+    return EmailSink(
+        parts.name, host=settings.host, port=settings.port, sender=settings.from_,
+        recipients=settings.to, starttls=settings.starttls, use_ssl=settings.ssl,
+        username=parts.secret("username_env"), password=parts.secret("password_env"),
+        timeout=parts.timeout, renderer=parts.renderer, now=parts.now,
+    )  # fmt: skip
+
+
+SINK = SinkType("email", EmailSinkConfig, build)

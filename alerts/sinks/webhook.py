@@ -21,13 +21,14 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from alerts.sinks.base import Notification, Now, utc_now
 from alerts.sinks.http import HttpSink
 from alerts.sinks.render import Renderer
+from alerts.sinks.settings import EnvName, SinkParts, SinkType, _UrlInFileOrEnv
 
 SIGNATURE_HEADER = "X-Parcelwatch-Signature"
 TIMESTAMP_HEADER = "X-Parcelwatch-Timestamp"
@@ -98,3 +99,20 @@ class WebhookSink(HttpSink):
                 EVENT_HEADER: event,
             },
         )
+
+
+class WebhookSinkConfig(_UrlInFileOrEnv):
+    type: Literal["webhook"]
+    secret_env: EnvName  # HMAC-SHA256 key for X-Parcelwatch-Signature
+
+
+def build(settings: WebhookSinkConfig, parts: SinkParts) -> WebhookSink:
+    key = parts.secret("secret_env")
+    assert key is not None  # required by the model
+    return WebhookSink(
+        parts.name, parts.url(), parts.client, secret=key, timeout=parts.timeout,
+        renderer=parts.renderer, now=parts.now,
+    )  # fmt: skip
+
+
+SINK = SinkType("webhook", WebhookSinkConfig, build)

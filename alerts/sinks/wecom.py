@@ -11,12 +11,15 @@ payload it refuses, which sending again cannot fix.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import httpx
+from pydantic import Field
 
 from alerts.sinks.base import Notification, SinkError
 from alerts.sinks.http import HttpSink
 from alerts.sinks.render import WECOM, truncate_utf8
+from alerts.sinks.settings import SinkParts, SinkType, _RobotUrl
 
 MARKDOWN_LIMIT = 4096  # bytes, "markdown内容，最长不超过4096个字节" (§A5)
 TOO_OFTEN = 45009
@@ -47,3 +50,17 @@ class WeComSink(HttpSink):
         if code in TRANSIENT_CODES:
             raise SinkError(message)
         raise SinkError(message + " (check the robot key)", permanent=True)
+
+
+class WeComSinkConfig(_RobotUrl):
+    type: Literal["wecom"]
+    rate_per_minute: Annotated[float, Field(gt=0)] | None = 20  # per robot (§A5)
+    digest_after: Annotated[int, Field(ge=1)] | None = 10
+
+
+def build(settings: WeComSinkConfig, parts: SinkParts) -> WeComSink:
+    return WeComSink(parts.name, parts.url(), parts.client, timeout=parts.timeout,
+                     renderer=parts.renderer, now=parts.now)  # fmt: skip
+
+
+SINK = SinkType("wecom", WeComSinkConfig, build)
