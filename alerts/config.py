@@ -9,7 +9,8 @@
     min_severity = "warning"            # or "critical"
     events = ["opened", "escalated"]    # + "resolved"; webhooks also "shipped", "delivered",
                                         # "exception_opened" (= opened) for customer care
-    rate_per_minute = 20                # default 20 for WeCom and DingTalk robots (§A5)
+    rate_per_minute = 20                # default 20 for WeCom and DingTalk robots
+                                        # (docs/observability.md "Chat robots")
     digest_after = 10                   # more than this many waiting: one digest message
 
 `kinds` and `min_severity` filter alert events only; parcel events (shipped, delivered) have

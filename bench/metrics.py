@@ -47,7 +47,7 @@ from monitor.store.types import to_micros
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 SEED = 20261124
 CHUNK = 50_000
-# Market shares of the big Chinese couriers (reference/domain-rules.md §6.4, rounded).
+# Market shares of the big Chinese couriers (docs/scorecard.md "Simulator calibration", rounded).
 CARRIERS = {"zto": 20, "yto": 17, "yunda": 16, "jt": 13, "sto": 11, "sf": 8, "ems": 5,
             "youzheng": 5, "jd": 3, "debang": 1, "best": 0.5, "danniao": 0.5}  # fmt: skip
 # Where a book of parcels on their way sits, by status (awaiting shipment has no carrier).

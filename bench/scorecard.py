@@ -59,8 +59,8 @@ TARGET_SECONDS = 30.0
 TARGET_MIB = 4096
 MIB = 1024 * 1024
 
-# Shares of the picked-up parcels that go wrong (domain-rules §6.4 order of magnitude,
-# scaled per carrier by its stall / loss / damage figures).
+# Shares of the picked-up parcels that go wrong (docs/scorecard.md "Carrier profiles" order of
+# magnitude, scaled per carrier by its stall / loss / damage figures).
 SLOW_SHARE = 0.02
 RETURNED_SHARE = 0.015
 FORGOTTEN_SHARE = 0.01  # uploaded, never scanned

@@ -33,7 +33,8 @@ from carriers.base import (
     TransientCarrierError,
 )
 
-# Chinese carriers and Kuaidi100 give local times without a zone (carrier-apis.md §1.2).
+# Chinese carriers and Kuaidi100 give local times without a zone (docs/carrier-apis.md "Kuaidi100
+# lastResult shape").
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -45,7 +46,8 @@ class MalformedBody(TransientCarrierError):
 
 
 def required_env(name: str, environ: Mapping[str, str] | None = None) -> str:
-    """A credential from the environment (DESIGN.md: never from the config file)."""
+    """A credential from the environment (never from the config file: docs/contract.md
+    "Credentials")."""
     value = (os.environ if environ is None else environ).get(name, "").strip()
     if not value:
         raise PermanentCarrierError(
@@ -100,7 +102,8 @@ async def send(
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds to wait from `Retry-After` (delta-seconds or an HTTP date, RFC 9110 §10.2.3),
-    else from `X-RateLimit-Reset` (a unix time; AfterShip, carrier-apis.md §3.1)."""
+    else from `X-RateLimit-Reset` (a unix time; AfterShip, docs/carrier-apis.md "AfterShip
+    basics")."""
     now = time.time() if now is None else now
     value = header(headers, "retry-after")
     if value is not None:
@@ -202,7 +205,8 @@ def _unquote(raw: bytes) -> str:
 
 
 def parse_local_time(value: str, api: str, tz: ZoneInfo = SHANGHAI) -> datetime:
-    """`YYYY-MM-DD HH:MM[:SS]` in the carrier's zone (Kuaidi100, carrier-apis.md §1.2)."""
+    """`YYYY-MM-DD HH:MM[:SS]` in the carrier's zone (Kuaidi100, docs/carrier-apis.md "Kuaidi100
+    lastResult shape")."""
     text = value.strip()
     if len(text) in (16, 19) and text[10:11] == " ":
         try:  # the C parser: strptime costs ~35 us a call, and a push carries dozens

@@ -17,8 +17,8 @@ class CarrierInfo:
     name_en: str
     kuaidi100: str  # the carrier's `com` code in Kuaidi100's API
     aliases: tuple[str, ...] = ()
-    # The carrier's numeric key in 17TRACK's API, where carrier-apis.md §2.1 gives one;
-    # None lets 17TRACK detect the carrier (or set `code` under [carriers.<code>]).
+    # The carrier's numeric key in 17TRACK's API, where docs/carrier-apis.md "17TRACK endpoints and
+    # auth" gives one; None lets 17TRACK detect the carrier (or set `code` under [carriers.<code>]).
     track17: int | None = None
 
 

@@ -1,7 +1,7 @@
 """parcelwatch.toml: read once, validated strictly, with errors that name the file and key.
 
 Every number here is a default taken from platform rules and national delivery statistics
-(see DESIGN.md, "Alert kinds and defaults"); platform rules change often, so all of them can
+(see docs/rules.md "Alert kinds and defaults"); platform rules change often, so all of them can
 be set globally and overridden per platform, carrier, destination province and warehouse.
 """
 
@@ -106,7 +106,7 @@ class PlatformRule(Strict):
     fake_ship_penalty: float | None = Field(default=None, ge=0)
 
 
-# Taobao/Tmall: 5 % of the price, 5–30 ¥; Pinduoduo: 3 ¥ (reference/domain-rules.md §1).
+# Taobao/Tmall: 5 % of the price, 5–30 ¥; Pinduoduo: 3 ¥ (docs/rules.md "Compensation amounts").
 _TAOBAO_PENALTY = PlatformRule(
     late_ship_penalty_ratio=0.05, late_ship_penalty_min=5, late_ship_penalty_max=30
 )
@@ -285,7 +285,7 @@ class DaemonConfig(Strict):
 
 
 class ScorecardWeights(Strict):
-    """Points of the composite score (reference/domain-rules.md §6.2); they need not sum to
+    """Points of the composite score (docs/scorecard.md "Composite score"); they need not sum to
     100, the score is normalised by their total."""
 
     on_time: float = Field(default=35, ge=0)
@@ -305,7 +305,7 @@ class ScorecardWeights(Strict):
 class ScorecardConfig(Strict):
     weights: ScorecardWeights = ScorecardWeights()
     # Below this many parcels a carrier x province cell is "insufficient data", not ranked
-    # (Retino's 10 deliveries, domain-rules §6.3).
+    # (Retino's 10 deliveries, docs/scorecard.md "Insufficient data").
     min_parcels: int = Field(default=10, ge=1)
     # m in w = n / (n + m): how many deliveries a cell needs before its own transit time
     # counts as much as the carrier's national figure.

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 from alerts.model import AlertState
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
 from monitor.config import Config
-from monitor.rules import BASELINE_COLUMNS, TIME_COLUMNS, evaluate
+from monitor.rules import BASELINE_COLUMNS, PARCEL_COLUMNS, TIME_COLUMNS, evaluate
 from monitor.rules.incidents import TROUBLE_KINDS
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
@@ -37,26 +37,10 @@ def active_parcels_query(now: datetime) -> Any:
     with_open_alert = select(A.shipment_id).where(
         A.state != AlertState.RESOLVED.value, A.shipment_id.is_not(None)
     )
-    return select(
-        S.id.label("shipment_id"),
-        S.order_id,
-        S.platform,
-        S.warehouse,
-        S.carrier,
-        S.tracking_number,
-        S.province,
-        S.amount,
-        S.paid_at,
-        S.shipped_at,
-        S.picked_up_at,
-        S.delivered_at,
-        S.last_event_at,
-        S.expected_delivery_at,
-        S.status,
-        S.sub_reason,
-        S.last_polled_at,
-        S.subscribed_at,
-    ).where(
+    # The rules' columns (monitor/rules/base.py PARCEL_COLUMNS), the shipment id under its
+    # frame name.
+    columns = [S.id.label("shipment_id"), *(S[name] for name in PARCEL_COLUMNS[1:])]
+    return select(*columns).where(
         or_(
             S.status.not_in(TERMINAL),
             S.id.in_(with_open_alert),

@@ -4,9 +4,9 @@ Carriers, ERP exports and operators spell the same province many ways (新疆, �
 Xinjiang, "新疆省"); rules, overrides and scorecards must agree on one key, so everything
 downstream uses the canonical short name returned by `normalize_province`.
 
-Remoteness follows the platforms' own list of hard-to-reach provinces (domain-rules §4: the
-Pinduoduo transit-warehouse programme), because those are the lanes where stall and delay
-thresholds are relaxed.
+Remoteness follows the platforms' own list of hard-to-reach provinces (docs/rules.md "Remote
+provinces": the Pinduoduo transit-warehouse programme), because those are the lanes where stall and
+delay thresholds are relaxed.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def province_info(province: str | None) -> Province | None:
 
 
 def distance_band(origin: str | None, destination: str | None) -> str:
-    """Lane band used for default transit expectations (DESIGN "delayed")."""
+    """Lane band used for default transit expectations (docs/rules.md "delayed")."""
     if origin is None or destination is None:
         return "cross_region"
     if origin not in _BY_NAME or destination not in _BY_NAME:

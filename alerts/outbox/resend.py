@@ -21,9 +21,9 @@ async def resend_active(
     engine: Engine, sinks: Sequence[Route], now: datetime, *, alerts: Table
 ) -> int:
     """Re-send every active (open or acknowledged) alert to the sinks that need it
-    (Alertmanager: an alert not refreshed within its `endsAt` resolves by itself, §A3).
-    Run it every `resend_seconds` (default 60). Best effort: a failure is logged and the
-    next run sends again. Returns the number of alerts sent."""
+    (Alertmanager: an alert not refreshed within its `endsAt` resolves by itself,
+    docs/observability.md "Resending and endsAt"). Run it every `resend_seconds` (default 60). Best
+    effort: a failure is logged and the next run sends again. Returns the number of alerts sent."""
     routes = [r for r in sinks if getattr(r.sink, "resends_active", False)]
     if not routes:
         return 0

@@ -1,19 +1,19 @@
 """Alertmanager API v2: `POST <base>/api/v2/alerts` with a list of alerts
-(reference/observability.md §A3).
+(docs/observability.md "Alertmanager API v2").
 
 Labels identify an alert (`alertname`, `kind`, `carrier`, `province`, `warehouse`,
 `severity`, and `order_id` for a per-parcel kind, so that two parcels are two alerts);
 annotations are the latest text; `startsAt` is when the condition began. Alertmanager
 resolves an alert whose `endsAt` has passed, so:
-- opened / escalated (and the periodic re-send of active alerts, alerts/outbox.py
+- opened / escalated (and the periodic re-send of active alerts, alerts/outbox/resend.py
   `resend_active`) send `endsAt = now + 4 x resend interval`, as Prometheus does: while
   parcelwatch keeps re-sending, the alert stays firing; if parcelwatch stops, it resolves by
   itself a few minutes later instead of firing forever;
 - resolved sends `endsAt` = when it was resolved (<= now), which resolves it at once.
 Sending the same labels again only refreshes the alert, so re-sends are harmless.
 Meant for incidents and aggregate alerts (`carrier_incident`, `carrier_api_failing`, and
-the kinds configured); per-parcel exceptions live in parcelwatch's own queue (§A3).
-200 is success, 400 permanent, 5xx transient.
+the kinds configured); per-parcel exceptions live in parcelwatch's own queue (docs/observability.md
+"What goes to Alertmanager"). 200 is success, 400 permanent, 5xx transient.
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ class AlertmanagerSink(HttpSink):
 
 class AlertmanagerSinkConfig(_UrlInFileOrEnv):
     type: Literal["alertmanager"]
-    # Incidents and aggregates; per-parcel exceptions stay in our own queue (§A3).
+    # Incidents and aggregates; per-parcel exceptions stay in our own queue (docs/observability.md
+    # "What goes to Alertmanager").
     kinds: list[KindName] | None = AGGREGATE_KINDS
     # Pydantic copies field defaults per instance, so these lists are not shared.
     events: list[EventName] = ["opened", "escalated", "resolved"]  # noqa: RUF012  (+endsAt)

@@ -3,7 +3,7 @@
 A sink turns notifications into one outbound message on one channel (a webhook call, a
 WeCom or DingTalk robot message, a Slack post, an Alertmanager push, an e-mail). It builds
 the payload, sends it and classifies the answer; it never retries, waits for a rate limit,
-filters, or touches the database: the outbox does all of that (alerts/outbox.py).
+filters, or touches the database: the outbox does all of that (alerts/outbox/).
 
 Contract:
 - `await sink.send(messages)` delivers the messages as ONE outbound message. Given several,
@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 # Outbox events. Alert events come from detection and the queue; parcel events from the
-# tracking code (alerts/outbox.py `lifecycle_outbox_rows`), for customer-care webhooks.
+# tracking code (monitor/ingest/parcel_events.py), for customer-care webhooks.
 ALERT_EVENTS = ("opened", "escalated", "resolved")
 PARCEL_EVENTS = ("parcel_shipped", "parcel_delivered")
 REPORT_EVENTS = ("scorecard_weekly",)  # the Monday carrier scorecard digest

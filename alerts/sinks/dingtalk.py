@@ -1,5 +1,5 @@
 """DingTalk (钉钉) custom robot: one markdown message per send, signed when the robot uses
-加签 (reference/observability.md §A5).
+加签 (docs/observability.md "Chat robots").
 
 `POST .../robot/send?access_token=T&timestamp=MS&sign=S` with
 {"msgtype": "markdown", "markdown": {"title", "text"}}, where
@@ -31,7 +31,8 @@ from alerts.sinks.settings import EnvName, SinkParts, SinkType, _RobotUrl
 # also about what a lead reads on a phone.
 MARKDOWN_LIMIT = 4096
 TOO_OFTEN = 130101
-THROTTLED_SECONDS = 600.0  # "over the limit, throttled 10 min" (§A5)
+# "over the limit, throttled 10 min" (docs/observability.md "Chat robots")
+THROTTLED_SECONDS = 600.0
 TRANSIENT_CODES = frozenset({-1, TOO_OFTEN})
 
 
@@ -93,7 +94,8 @@ class DingTalkSink(HttpSink):
 class DingTalkSinkConfig(_RobotUrl):
     type: Literal["dingtalk"]
     secret_env: EnvName | None = None  # the robot's 加签 secret (starts with SEC)
-    rate_per_minute: Annotated[float, Field(gt=0)] | None = 20  # per robot (§A5)
+    # per robot (docs/observability.md "Chat robots")
+    rate_per_minute: Annotated[float, Field(gt=0)] | None = 20
     digest_after: Annotated[int, Field(ge=1)] | None = 10
 
 

@@ -2,7 +2,7 @@
 transport errors and status codes to `SinkError`.
 
 Retries are not done here: a failed delivery goes back to the outbox, which tries again
-with exponential backoff that survives restarts (alerts/outbox.py). The `httpx.AsyncClient`
+with exponential backoff that survives restarts (alerts/outbox/). The `httpx.AsyncClient`
 is injected (one per process, closed by its owner; tests pass one of their own).
 
 Status codes, unless a channel knows better (`classify`):

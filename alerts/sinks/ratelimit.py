@@ -1,7 +1,7 @@
 """A sliding-window limit per channel: at most `limit` sends in any `period` seconds.
 
 Not a token bucket: WeCom and DingTalk robots count 20 messages per minute, and DingTalk
-throttles a robot for 10 minutes once it goes over (reference/observability.md §A5). A
+throttles a robot for 10 minutes once it goes over (docs/observability.md "Chat robots"). A
 bucket that refills one token every 3 s would allow 20 at once and a 21st three seconds
 later: 21 in a minute. The window keeps the time of each of the last `limit` sends and
 allows the next one only when the oldest has left the window.

@@ -1,6 +1,6 @@
 """Slack incoming webhook: {"text": <fallback>, "blocks": [<one mrkdwn section>]}.
 
-Success is 200 with the body `ok` (reference/observability.md §A5). 404 (the webhook was
+Success is 200 with the body `ok` (docs/observability.md "Chat robots"). 404 (the webhook was
 removed), 410 and 400/403 with `invalid_token`, `no_service`, `channel_not_found`, ... are
 permanent, as in healthchecks' Slack transport; 429 and 5xx are transient. A section's text
 holds at most 3000 characters (Block Kit), so a long message or digest is cut to fit.
@@ -67,7 +67,8 @@ class SlackSink(HttpSink):
 
 class SlackSinkConfig(_RobotUrl):
     type: Literal["slack"]
-    rate_per_minute: Annotated[float, Field(gt=0)] | None = 60  # "1 per second" (§A5)
+    # "1 per second" (docs/observability.md "Chat robots")
+    rate_per_minute: Annotated[float, Field(gt=0)] | None = 60
     digest_after: Annotated[int, Field(ge=1)] | None = 10
 
 

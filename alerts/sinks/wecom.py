@@ -1,11 +1,11 @@
 """WeCom (企业微信) group robot: one markdown message per send.
 
 `POST .../cgi-bin/webhook/send?key=KEY` with {"msgtype": "markdown", "markdown": {"content"}}.
-The content is at most 4096 bytes of UTF-8 (reference/observability.md §A5), so it is cut on
-a character boundary, never mid-character. A robot takes 20 messages a minute (§A5): the
-outbox's limiter keeps under that, and errcode 45009 (too often) is transient. Errors come
-back in a 200 body as `errcode`; the robot's other codes mean a wrong or deleted key or a
-payload it refuses, which sending again cannot fix.
+The content is at most 4096 bytes of UTF-8 (docs/observability.md "Chat robots"), so it is cut on
+a character boundary, never mid-character. A robot takes 20 messages a minute (docs/observability.md
+"Chat robots"): the outbox's limiter keeps under that, and errcode 45009 (too often) is transient.
+Errors come back in a 200 body as `errcode`; the robot's other codes mean a wrong or deleted key or
+a payload it refuses, which sending again cannot fix.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from alerts.sinks.http import HttpSink
 from alerts.sinks.render import WECOM, truncate_utf8
 from alerts.sinks.settings import SinkParts, SinkType, _RobotUrl
 
-MARKDOWN_LIMIT = 4096  # bytes, "markdown内容，最长不超过4096个字节" (§A5)
+# bytes, "markdown内容，最长不超过4096个字节" (docs/observability.md "WeCom group robot")
+MARKDOWN_LIMIT = 4096
 TOO_OFTEN = 45009
 TRANSIENT_CODES = frozenset({-1, TOO_OFTEN})  # -1: system busy
 
@@ -54,7 +55,8 @@ class WeComSink(HttpSink):
 
 class WeComSinkConfig(_RobotUrl):
     type: Literal["wecom"]
-    rate_per_minute: Annotated[float, Field(gt=0)] | None = 20  # per robot (§A5)
+    # per robot (docs/observability.md "Chat robots")
+    rate_per_minute: Annotated[float, Field(gt=0)] | None = 20
     digest_after: Annotated[int, Field(ge=1)] | None = 10
 
 

@@ -1,8 +1,8 @@
 """Pure functions between AfterShip's Tracking API (2025-01) and carriers/base.py types.
 
-Sections cited are those of carrier-apis.md. Answers are `{"meta": {"code", "message"},
+Headings cited are those of docs/carrier-apis.md. Answers are `{"meta": {"code", "message"},
 "data": ...}`; `meta.code` repeats the HTTP status or refines it (4003 tracking already
-exists, 4004 tracking does not exist: AfterShip's long-standing codes, not in §3 [I]).
+exists, 4004 tracking does not exist: AfterShip's long-standing codes, not in "AfterShip" [I]).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ CarrierLookup = Callable[[str], str | None]  # AfterShip slug → our code
 
 
 def webhook_hmac(body: bytes, secret: str) -> str:
-    """base64(HMAC-SHA256(raw body, webhook secret)) (§3.4)."""
+    """base64(HMAC-SHA256(raw body, webhook secret)) ("AfterShip webhook")."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
@@ -143,14 +143,14 @@ def parse_create_response(
     return SubscribeResult(accepted=[tracking_number])
 
 
-# --- tracking object → TrackingUpdate (§3.3, §3.4) -------------------------------------------
+# --- tracking object → TrackingUpdate ("AfterShip subtags" + "AfterShip webhook") -----------------
 
 
 def _resolve(
     code: str | None, tag: str | None, report: UnknownCodeHook | None
 ) -> tuple[ParcelStatus, str | None, str | None]:
     """(status, sub_reason, raw code): the subtag when known; an unknown subtag is reported
-    and its tag (the `Tag_` prefix, §3.3) used instead."""
+    and its tag (the `Tag_` prefix, "AfterShip subtags") used instead."""
     if code is not None:
         status, sub_reason, known = map_code(code)
         if known:
@@ -175,7 +175,7 @@ def _location(checkpoint: Mapping[str, Any]) -> str | None:
 
 
 def _expected(tracking: Mapping[str, Any]) -> Any:
-    """The latest estimate: AfterShip's own EDD, else the courier's (§3.4)."""
+    """The latest estimate: AfterShip's own EDD, else the courier's ("AfterShip webhook")."""
     latest = tracking.get("latest_estimated_delivery")
     if isinstance(latest, dict):
         value = latest.get("datetime") or latest.get("datetime_max")
@@ -243,7 +243,7 @@ def parse_tracking(
     )
 
 
-# --- webhook (§3.4) -------------------------------------------------------------------------
+# --- webhook ("AfterShip webhook") ----------------------------------------------------------------
 
 
 def parse_push(

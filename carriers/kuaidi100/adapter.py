@@ -1,4 +1,5 @@
-"""Kuaidi100 (快递100) over HTTP: real-time query, subscription and push (carrier-apis.md §1).
+"""Kuaidi100 (快递100) over HTTP: real-time query, subscription and push (docs/carrier-apis.md
+"Kuaidi100").
 
 The thin I/O layer around parse.py: builds and signs the form requests, sends them over the
 `httpx.AsyncClient` it is given, and leaves every answer to the pure parsers.
@@ -26,7 +27,8 @@ from carriers.http import required_env, send
 from carriers.kuaidi100 import parse
 from carriers.registry import CARRIERS, normalize_carrier
 
-DEFAULT_BASE_URL = "https://poll.kuaidi100.com"  # §1.1, §1.4
+# docs/carrier-apis.md "Kuaidi100 query" + "Kuaidi100 subscription"
+DEFAULT_BASE_URL = "https://poll.kuaidi100.com"
 
 ENV_CUSTOMER = "PARCELWATCH_KUAIDI100_CUSTOMER"
 ENV_KEY = "PARCELWATCH_KUAIDI100_KEY"
@@ -36,11 +38,12 @@ ENV_SALT = "PARCELWATCH_KUAIDI100_SALT"
 class Kuaidi100Adapter:
     """TrackingAdapter for Kuaidi100.
 
-    Limits (§0, §1.1, §1.4): one number per query; at least 30 min between two queries of
-    one number, and more than 48 queries of one number in 24 h locks it for 24 h, so
-    `min_interval` is 30 min (hourly is what Kuaidi100 recommends). No per-second account
-    limit is documented; 5/s is our own ceiling. Subscriptions: at most 4 per company+number
-    a month, and re-subscribing only 30 min after an `abort`/`shutdown` (`resubscribe_after`).
+    Limits (docs/carrier-apis.md "At a glance" + "Kuaidi100 query" + "Kuaidi100 subscription"): one
+    number per query; at least 30 min between two queries of one number, and more than 48 queries of
+    one number in 24 h locks it for 24 h, so `min_interval` is 30 min (hourly is what Kuaidi100
+    recommends). No per-second account limit is documented; 5/s is our own ceiling. Subscriptions:
+    at most 4 per company+number a month, and re-subscribing only 30 min after an `abort`/`shutdown`
+    (`resubscribe_after`).
     """
 
     name: str = "kuaidi100"
@@ -114,7 +117,8 @@ class Kuaidi100Adapter:
                 retryable=False,
             )
         if com in parse.PHONE_REQUIRED and not ref.phone:
-            # Kuaidi100 would answer 408 and still count the query (§1.1, §1.2).
+            # Kuaidi100 would answer 408 and still count the query (docs/carrier-apis.md "Kuaidi100
+            # query" + "Kuaidi100 lastResult shape").
             return TrackingProblem(
                 ref.tracking_number,
                 "408",
@@ -147,7 +151,8 @@ class Kuaidi100Adapter:
             if ref.phone:
                 query["phone"] = ref.phone
             query.update(self._places(ref))
-            query["resultv2"] = "4"  # advanced status codes and areas (§1.1)
+            # advanced status codes and areas (docs/carrier-apis.md "Kuaidi100 query")
+            query["resultv2"] = "4"
             param = parse.encode_param(query)
             response = await send(
                 self._client,

@@ -1,8 +1,8 @@
 """Pure functions between Kuaidi100's wire format and carriers/base.py types.
 
 Query answers and push bodies come in; `TrackResult`, `SubscribeResult` and `PushResult` go
-out. Per-number problems are data; whole-call failures raise a `CarrierAPIError`. Sections
-cited are those of carrier-apis.md.
+out. Per-number problems are data; whole-call failures raise a `CarrierAPIError`. Headings
+cited are those of docs/carrier-apis.md.
 """
 
 from __future__ import annotations
@@ -42,10 +42,11 @@ from carriers.status import ParcelStatus
 
 API: Final = "kuaidi100"
 
-# The push reply Kuaidi100 expects within 20 s, else it retries after 30 min (§1.5).
+# The push reply Kuaidi100 expects within 20 s, else it retries after 30 min ("Kuaidi100 push
+# callback").
 PUSH_REPLY: Final = '{"result":true,"returnCode":"200","message":"成功"}'.encode()
 
-# Couriers whose query and subscription need the receiver's or sender's phone (§1.1).
+# Couriers whose query and subscription need the receiver's or sender's phone ("Kuaidi100 query").
 PHONE_REQUIRED: Final = frozenset({"shunfeng", "shunfengkuaiyun", "zhongtong"})
 
 CarrierLookup = Callable[[str], str | None]  # Kuaidi100 `com` → parcelwatch code
@@ -55,12 +56,14 @@ CarrierLookup = Callable[[str], str | None]  # Kuaidi100 `com` → parcelwatch c
 
 
 def query_sign(param: str, key: str, customer: str) -> str:
-    """Uppercase MD5 of param + key + customer, over the exact `param` string sent (§1.1)."""
+    """Uppercase MD5 of param + key + customer, over the exact `param` string sent ("Kuaidi100
+    query")."""
     return hashlib.md5((param + key + customer).encode()).hexdigest().upper()
 
 
 def push_sign(param: str, salt: str) -> str:
-    """MD5 of param + salt (§1.5); the case is unspecified, so it is compared ignoring case."""
+    """MD5 of param + salt ("Kuaidi100 push callback"); the case is unspecified, so it is compared
+    ignoring case."""
     return hashlib.md5((param + salt).encode()).hexdigest().upper()
 
 
@@ -70,7 +73,7 @@ def encode_param(value: Mapping[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-# --- query (§1.1, §1.2) ---------------------------------------------------------------------
+# --- query ("Kuaidi100 query" + "Kuaidi100 lastResult shape") -------------------------------------
 
 # returnCode of a failed query → (kind, explanation). kind: "permanent" | "transient" |
 # "problem" (this number, retry later) | "problem-final" (this number, fix data first).
@@ -91,7 +94,8 @@ QUERY_ERRORS: Final[Mapping[str, tuple[str, str]]] = {
     "601": ("permanent", "key expired or no quota left: renew the Kuaidi100 account"),
 }
 
-# returnCode of a subscription (§1.4). 501 = already subscribed and still polling: accepted.
+# returnCode of a subscription ("Kuaidi100 subscription"). 501 = already subscribed and still
+# polling: accepted.
 SUBSCRIBE_ERRORS: Final[Mapping[str, tuple[str, str]]] = {
     "500": ("transient", "Kuaidi100 server error"),
     "600": ("permanent", "bad key: check PARCELWATCH_KUAIDI100_KEY"),
@@ -154,7 +158,7 @@ def parse_subscribe_response(body: bytes | str, *, tracking_number: str) -> Subs
     return SubscribeResult(problems=[_classify(SUBSCRIBE_ERRORS, code, message, tracking_number)])
 
 
-# --- lastResult → TrackingUpdate (§1.2, §1.3) ------------------------------------------------
+# --- lastResult → TrackingUpdate ("Kuaidi100 lastResult shape" + "Kuaidi100 state codes") ---------
 
 
 def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, str | None]:
@@ -179,7 +183,8 @@ def parse_last_result(
     if number is None:
         raise MalformedBody(f"{API}: malformed body: result without `nu` (tracking number)")
 
-    # `data` is newest first (§1.2): walk it oldest first so equal times keep API order.
+    # `data` is newest first ("Kuaidi100 lastResult shape"): walk it oldest first so equal times
+    # keep API order.
     raw_events = [as_object(e, API, "data[]") for e in as_list(obj.get("data"), API, "data")]
     raw_events.reverse()
     events: list[CarrierEvent] = []
@@ -236,7 +241,7 @@ def parse_last_result(
     )
 
 
-# --- push callback (§1.5) -----------------------------------------------------------------
+# --- push callback ("Kuaidi100 push callback") ----------------------------------------------------
 
 
 def parse_push(
@@ -254,7 +259,8 @@ def parse_push(
       code → the update carries the corrected carrier, not stopped. An unknown `comNew` keeps
       the old carrier and is reported through `report` as "com:<code>".
     - `abort` without `comNew` (e.g. 3天查询无记录, 60天无变化): monitoring stopped → stopped,
-      with Kuaidi100's message as the reason; re-subscribe no sooner than 30 min later (§1.4).
+      with Kuaidi100's message as the reason; re-subscribe no sooner than 30 min later ("Kuaidi100
+      subscription").
     """
     try:
         fields = parse_form(body)
@@ -301,7 +307,8 @@ def parse_push(
             stop_reason=stop_reason,
         )
         if push_status == "abort" and stopped:
-            update = replace(update, resubscribe=True)  # re-subscribe 30 min later (§1.4)
+            # re-subscribe 30 min later ("Kuaidi100 subscription")
+            update = replace(update, resubscribe=True)
     except MalformedBody as exc:
         raise PushFormatError(str(exc)) from exc
     return PushResult(

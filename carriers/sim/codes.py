@@ -1,5 +1,6 @@
-"""The status vocabularies the simulator speaks (carrier-apis §1.3 and §2.4), and the scan
-kinds of the model with the codes each one carries in both APIs."""
+"""The status vocabularies the simulator speaks (docs/carrier-apis.md "Kuaidi100 state codes" +
+"17TRACK status taxonomy"), and the scan kinds of the model with the codes each one carries in both
+APIs."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 a few cities per province with their districts, and the sorting hubs scans mention.
 
 Deliberately independent of `monitor.geo` (carriers never import the daemon). Lane bands
-follow domain-rules §6.4: same province, adjacent (bordering or same region), cross-region,
+follow docs/scorecard.md "Simulator calibration": same province, adjacent (bordering or same region), cross-region,
 and remote (the platforms' hard-to-reach provinces, plus Hong Kong, Macau and Taiwan whose
 parcels take as long). Area codes are the GB/T 2260 division codes Kuaidi100 reports as
 `areaCode` ("CN" + 12 digits).
@@ -176,7 +176,7 @@ def parse_place(value: str | None) -> tuple[str | None, City | None]:
 
 
 def lane_band(origin: str | None, destination: str | None) -> str:
-    """§6.4 band of a province pair; an unknown end makes it cross-region."""
+    """ "Simulator calibration" (docs/scorecard.md) band of a province pair; an unknown end makes it cross-region."""
     if origin not in PROVINCES or destination not in PROVINCES:
         return CROSS_REGION
     assert origin is not None and destination is not None

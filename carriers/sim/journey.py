@@ -1,4 +1,5 @@
-"""Planning one parcel's journey (domain-rules §6.4), as a pure function of its inputs.
+"""Planning one parcel's journey (docs/scorecard.md "Simulator calibration"), as a pure function of
+its inputs.
 
 A log-normal pickup -> delivery time by lane band and carrier (stretched by any seasonal
 shock), cut into the stage template (origin processing, line-haul, destination processing,
@@ -14,36 +15,21 @@ import hashlib
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from carriers.sim.codes import SIGNED_KINDS
 from carriers.sim.geo import (
-    ADJACENT_REGION,
-    CROSS_REGION,
     PROVINCES,
-    REGION_HUBS,
     REMOTE,
     City,
     lane_band,
     parse_place,
 )
+from carriers.sim.mishaps import apply_outcome, misroute, stall
 from carriers.sim.plan import HOUR, MAX_SCANS, MIN_SCANS, ParcelPlan, ScanEvent
-from carriers.sim.profiles import (
-    CarrierProfile,
-    ModelParams,
-    Shock,
-)
-from carriers.sim.texts import (
-    PROXIES,
-    REFUSALS,
-    RETURN_REASONS,
-    STATIONS,
-    courier_name,
-    masked_phone,
-    render,
-)
+from carriers.sim.profiles import CarrierProfile, ModelParams, Shock
+from carriers.sim.scans import Journey, PlannedScan
+from carriers.sim.texts import PROXIES, STATIONS, render
 
 P90_Z: Final = 1.2816
 # Where parcels without a known origin are shipped from: the big e-commerce clusters.
@@ -65,53 +51,6 @@ def digest(*parts: object) -> int:
     """A seed from any values, the same in every process (unlike `hash`)."""
     text = "\x1f".join(str(p) for p in parts)
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
-
-
-@dataclass
-class _Scan:
-    hours: float  # after pickup
-    kind: str
-    text_kind: str  # template key (a kind, or a text variant such as "redelivery")
-    city: City
-    values: dict[str, str]
-    priority: int  # lower is dropped first when a journey has more than MAX_SCANS scans
-    optional: bool = False
-
-
-class _Journey:
-    """The hubs and people of one parcel's route."""
-
-    def __init__(self, rng: random.Random, profile: CarrierProfile, o: City, d: City, band: str):
-        self.profile = profile
-        self.o, self.d = o, d
-        self.o_outlet = f"{o.short}{rng.choice(o.districts)}{profile.outlet_suffix}"
-        self.d_outlet = f"{d.short}{rng.choice(d.districts)}{profile.outlet_suffix}"
-        self.pickup_courier = courier_name(rng), masked_phone(rng)
-        self.courier = courier_name(rng), masked_phone(rng)
-        hubs: list[City] = [o]
-        if band in (CROSS_REGION, REMOTE):
-            for province in (PROVINCES[o.province], PROVINCES[d.province]):
-                hubs.append(PROVINCES[REGION_HUBS[province.region]].cities[0])
-        elif band == ADJACENT_REGION and rng.random() < 0.4:
-            hubs.append(PROVINCES[REGION_HUBS[PROVINCES[d.province].region]].cities[0])
-        hubs.append(d)
-        self.hubs: list[City] = []
-        for city in hubs:  # drop repeats: a route never visits one hub twice in a row
-            if not self.hubs or self.hubs[-1].hub != city.hub:
-                self.hubs.append(city)
-
-    def hub(self, city: City) -> str:
-        return city.hub + self.profile.hub_suffix
-
-    def values(self, **extra: str) -> dict[str, str]:
-        values = {
-            "brand": self.profile.brand,
-            "outlet": self.d_outlet,
-            "courier": self.courier[0],
-            "phone": self.courier[1],
-        }
-        values.update(extra)
-        return values
 
 
 def _pick_city(rng: random.Random, province: str | None) -> City:
@@ -188,16 +127,16 @@ def plan_parcel(
     stalled = rng.random() < min(1.0, profile.stall * stall_x)
     misrouted = rng.random() < profile.misroute_p
 
-    journey = _Journey(rng, profile, o_city, d_city, band)
+    journey = Journey(rng, profile, o_city, d_city, band)
     scans, marks = _normal_scans(rng, journey, params, hours)
     linehaul = (marks["linehaul_start"], marks["linehaul_end"])
     if misrouted:
-        _misroute(rng, journey, params, scans, linehaul)
+        misroute(rng, journey, params, scans, linehaul)
     stall_at: tuple[float, float] | None = None
     if stalled:
         reason = reasons[-1] if reasons else "当地操作量大"
-        stall_at = _stall(rng, journey, params, scans, linehaul, reason)
-    outcome = _apply_outcome(rng, journey, params, scans, outcome, hours)
+        stall_at = stall(rng, journey, params, scans, linehaul, reason)
+    outcome = apply_outcome(rng, journey, params, scans, outcome, hours)
     scans = _trim(rng, scans)
 
     events = _events(pickup, scans, journey)
@@ -232,8 +171,8 @@ def plan_parcel(
 
 
 def _normal_scans(
-    rng: random.Random, j: _Journey, params: ModelParams, hours: float
-) -> tuple[list[_Scan], dict[str, float]]:
+    rng: random.Random, j: Journey, params: ModelParams, hours: float
+) -> tuple[list[PlannedScan], dict[str, float]]:
     """A clean journey of `hours` (pickup -> handed to the buyer or their locker).
 
     Origin, destination and last-mile stages take their template share but at most a
@@ -250,8 +189,8 @@ def _normal_scans(
     pick = {"brand": j.profile.brand, "outlet": o_outlet, "courier": pick_name, "phone": pick_phone}
     first_hub = j.hub(hubs[0])
     scans = [
-        _Scan(0.0, "picked_up", "picked_up", j.o, pick, 9),
-        _Scan(
+        PlannedScan(0.0, "picked_up", "picked_up", j.o, pick, 9),
+        PlannedScan(
             origin * rng.uniform(0.25, 0.45),
             "departed_outlet",
             "departed_outlet",
@@ -260,7 +199,7 @@ def _normal_scans(
             2,
             optional=True,
         ),
-        _Scan(
+        PlannedScan(
             origin * rng.uniform(0.6, 0.8),
             "arrived_hub",
             "arrived_hub",
@@ -282,7 +221,7 @@ def _normal_scans(
         nxt = j.hub(hubs[i + 1])
         priority = 4 if i == 0 else 1
         scans.append(
-            _Scan(
+            PlannedScan(
                 dep,
                 "departed_hub",
                 "departed_hub",
@@ -298,12 +237,12 @@ def _normal_scans(
         for k in range(1, fillers + 1):
             at = dep + (times[i + 1] - dep) * k / (fillers + 1)
             values = {"hub": j.hub(city), "next": nxt}
-            scans.append(_Scan(at, "in_transit", "in_transit", city, values, 5))
+            scans.append(PlannedScan(at, "in_transit", "in_transit", city, values, 5))
         if 0 < i + 1 < legs:
             arr_city = hubs[i + 1]
             jitter = rng.uniform(-0.05, 0.05) * (times[i + 1] - times[i])
             scans.append(
-                _Scan(
+                PlannedScan(
                     times[i + 1] + jitter - 0.5,
                     "arrived_hub",
                     "arrived_hub",
@@ -314,13 +253,13 @@ def _normal_scans(
             )
     if legs:
         scans.append(
-            _Scan(
+            PlannedScan(
                 linehaul_end, "arrived_city", "arrived_city", hubs[-1], {"hub": j.hub(hubs[-1])}, 6
             )
         )
     dest_hub = j.hub(hubs[-1])
     scans.append(
-        _Scan(
+        PlannedScan(
             linehaul_end + destination * rng.uniform(0.2, 0.45),
             "departed_hub",
             "departed_hub",
@@ -331,7 +270,7 @@ def _normal_scans(
         )
     )
     scans.append(
-        _Scan(
+        PlannedScan(
             linehaul_end + destination * rng.uniform(0.7, 0.9),
             "arrived_outlet",
             "arrived_outlet",
@@ -342,7 +281,7 @@ def _normal_scans(
         )
     )
     out = hours - last_mile
-    scans.append(_Scan(out, "out_for_delivery", "out_for_delivery", j.d, j.values(), 9))
+    scans.append(PlannedScan(out, "out_for_delivery", "out_for_delivery", j.d, j.values(), 9))
     if rng.random() < params.locker_share:
         station = rng.choice(STATIONS)
         values = j.values(
@@ -350,178 +289,19 @@ def _normal_scans(
             code=f"{rng.randrange(1, 30)}-{rng.randrange(1, 6)}-{rng.randrange(1000, 9999)}",
         )
         dwell = min(rng.expovariate(1 / params.locker_dwell_mean_hours), 96.0)
-        scans.append(_Scan(hours, "in_locker", "in_locker", j.d, values, 9))
+        scans.append(PlannedScan(hours, "in_locker", "in_locker", j.d, values, 9))
         scans.append(
-            _Scan(hours + max(dwell, 0.2), "signed_locker", "signed_locker", j.d, values, 9)
+            PlannedScan(hours + max(dwell, 0.2), "signed_locker", "signed_locker", j.d, values, 9)
         )
     elif rng.random() < 0.6:
-        scans.append(_Scan(hours, "signed_self", "signed_self", j.d, j.values(), 9))
+        scans.append(PlannedScan(hours, "signed_self", "signed_self", j.d, j.values(), 9))
     else:
         values = j.values(who=rng.choice(PROXIES))
-        scans.append(_Scan(hours, "signed_proxy", "signed_proxy", j.d, values, 9))
+        scans.append(PlannedScan(hours, "signed_proxy", "signed_proxy", j.d, values, 9))
     return scans, {"linehaul_start": origin, "linehaul_end": linehaul_end}
 
 
-def _shift_after(scans: list[_Scan], at: float, by: float) -> None:
-    for scan in scans:
-        if scan.hours > at:
-            scan.hours += by
-
-
-def _linehaul_point(rng: random.Random, linehaul: tuple[float, float]) -> float:
-    start, end = linehaul
-    return start + (end - start) * rng.uniform(0.05, 0.95)
-
-
-def _hub_at(scans: list[_Scan], at: float) -> City:
-    """The hub (or city) of the last scan at or before `at`."""
-    city = scans[0].city
-    for scan in sorted(scans, key=lambda s: s.hours):
-        if scan.hours <= at:
-            city = scan.city
-    return city
-
-
-def _misroute(
-    rng: random.Random,
-    j: _Journey,
-    params: ModelParams,
-    scans: list[_Scan],
-    linehaul: tuple[float, float],
-) -> None:
-    """A mis-sort: the parcel goes to a wrong hub and back, adding 24-120 h with scans."""
-    at = _linehaul_point(rng, linehaul)
-    extra = rng.uniform(*params.misroute_hours)
-    _shift_after(scans, at, extra)
-    right = _hub_at(scans, at)
-    wrong_pool = [p.cities[0] for p in PROVINCES.values() if p.cities[0].hub != right.hub]
-    wrong = rng.choice(wrong_pool)
-    values = {"wrong": j.hub(wrong), "right": j.hub(right)}
-    scans.append(
-        _Scan(at + extra * rng.uniform(0.3, 0.45), "misrouted", "misrouted", wrong, values, 8)
-    )
-    scans.append(
-        _Scan(at + extra * rng.uniform(0.55, 0.7), "misrouted", "misroute_back", wrong, values, 7)
-    )
-
-
-def _stall(
-    rng: random.Random,
-    j: _Journey,
-    params: ModelParams,
-    scans: list[_Scan],
-    linehaul: tuple[float, float],
-    reason: str,
-) -> tuple[float, float]:
-    """A silence of 24-120 h in line-haul, sometimes opened by a 滞留 scan."""
-    at = _linehaul_point(rng, linehaul)
-    length = rng.uniform(*params.stall_hours)
-    _shift_after(scans, at, length)
-    if rng.random() < params.stall_notice_p:
-        city = _hub_at(scans, at)
-        scans.append(
-            _Scan(
-                at, "stall_notice", "stall_notice", city, {"hub": j.hub(city), "reason": reason}, 8
-            )
-        )
-    return at, length
-
-
-def _apply_outcome(
-    rng: random.Random,
-    j: _Journey,
-    params: ModelParams,
-    scans: list[_Scan],
-    outcome: str,
-    hours: float,
-) -> str:
-    if outcome == "delivered":
-        return outcome
-    scans.sort(key=lambda s: s.hours)
-    out = next(s for s in scans if s.kind == "out_for_delivery")
-    before_out = [s for s in scans if s.hours <= out.hours]
-    if outcome == "lost":
-        start = next(s.hours for s in scans if s.kind == "departed_hub")
-        end = next(s.hours for s in scans if s.kind in ("arrived_city", "out_for_delivery"))
-        cut = rng.uniform(start, max(start, end - 0.1))
-        kept = [s for s in scans if s.hours <= cut]
-        if len(kept) < MIN_SCANS:
-            kept = scans[:MIN_SCANS]
-        if rng.random() < params.lost_declared_share:
-            city = kept[-1].city
-            kept.append(
-                _Scan(
-                    kept[-1].hours + rng.uniform(72, 168),
-                    "lost",
-                    "lost",
-                    city,
-                    {"hub": j.hub(city)},
-                    9,
-                )
-            )
-        scans[:] = kept
-        return outcome
-    if outcome == "damaged":
-        arrived = next((s for s in scans if s.kind == "arrived_city"), scans[2])
-        nxt = min((s.hours for s in scans if s.hours > arrived.hours), default=arrived.hours + 4)
-        at = arrived.hours + (nxt - arrived.hours) * rng.uniform(0.3, 0.7)
-        scans.append(_Scan(at, "damaged", "damaged", arrived.city, {"hub": j.hub(arrived.city)}, 9))
-        signed_at = max(s.hours for s in scans if s.kind in SIGNED_KINDS or s.kind == "in_locker")
-        scans[:] = [s for s in scans if s.kind not in SIGNED_KINDS and s.kind != "in_locker"]
-        scans.append(
-            _Scan(signed_at, "signed_after_exception", "signed_after_exception", j.d, j.values(), 9)
-        )
-        return outcome
-    if outcome == "rejected":
-        refused = out.hours + rng.uniform(1, 6)
-        reason = rng.choice(REFUSALS)
-        scans[:] = [
-            *before_out,
-            _Scan(refused, "refused", "refused", j.d, j.values(reason=reason), 9),
-            _Scan(
-                refused + rng.uniform(2, 12),
-                "rejected",
-                "rejected",
-                j.d,
-                j.values(reason=reason),
-                9,
-            ),
-        ]
-        return outcome
-    failed_kind = rng.choice(("failed_address", "failed_unreachable", "failed_out_of_area"))
-    failed = out.hours + rng.uniform(2, 8)
-    scans[:] = [*before_out, _Scan(failed, failed_kind, failed_kind, j.d, j.values(), 9)]
-    if outcome == "returned":
-        back = failed + rng.uniform(4, 24)
-        trip = rng.lognormvariate(math.log(max(hours * 0.8, 12.0)), 0.3)
-        origin_hub = j.hub(j.hubs[0])
-        reason = rng.choice(RETURN_REASONS)
-        scans += [
-            _Scan(back, "returning", "returning", j.d, j.values(reason=reason, next=origin_hub), 9),
-            _Scan(
-                back + trip * 0.75, "returning", "return_arrived", j.hubs[0], {"hub": origin_hub}, 5
-            ),
-            _Scan(back + trip, "returned", "returned", j.o, {}, 9),
-        ]
-        return outcome
-    if rng.random() < params.redelivered_share:  # delivered on the second attempt
-        retry = failed + rng.uniform(16, 26)
-        scans += [
-            _Scan(retry, "out_for_delivery", "redelivery", j.d, j.values(), 9),
-            _Scan(
-                retry + rng.uniform(1, 4),
-                "signed_after_exception",
-                "signed_after_exception",
-                j.d,
-                j.values(),
-                9,
-            ),
-        ]
-        return "delivered"
-    return outcome
-
-
-def _trim(rng: random.Random, scans: list[_Scan]) -> list[_Scan]:
+def _trim(rng: random.Random, scans: list[PlannedScan]) -> list[PlannedScan]:
     """Drop some optional scans (networks do not scan everything) and then the least
     important ones until the journey has at most MAX_SCANS."""
     kept = sorted(scans, key=lambda s: s.hours)
@@ -541,7 +321,7 @@ def _trim(rng: random.Random, scans: list[_Scan]) -> list[_Scan]:
     return kept
 
 
-def _events(pickup: datetime, scans: list[_Scan], j: _Journey) -> tuple[ScanEvent, ...]:
+def _events(pickup: datetime, scans: list[PlannedScan], j: Journey) -> tuple[ScanEvent, ...]:
     events: list[ScanEvent] = []
     last: datetime | None = None
     base = pickup.replace(microsecond=0)

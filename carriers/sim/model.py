@@ -132,8 +132,8 @@ class SimWorld:
         sample_seed: int = 0,
     ) -> list[ParcelPlan]:
         """Register `n` parcels handed over in [start, start + days): carriers by market share
-        and destinations drawn so lane bands follow the §6.4 weights. For demos, load tests
-        and calibration."""
+        and destinations drawn so lane bands follow the "Simulator calibration" (docs/scorecard.md)
+        weights. For demos, load tests and calibration."""
         rng = random.Random(digest(self.seed, "sample", sample_seed, start.isoformat(), n))
         pool = [self.profiles[c] for c in carriers] if carriers else list(self.profiles.values())
         weights = [p.share for p in pool] if any(p.share for p in pool) else None

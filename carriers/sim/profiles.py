@@ -1,6 +1,6 @@
 """The simulator's parameters as data: carrier profiles, lane bands, the stage template,
-the exception tail and seasonal shocks. Every number starts from domain-rules §6.4 and can
-be replaced (`dataclasses.replace`, or new mappings passed to `SimWorld`).
+the exception tail and seasonal shocks. Every number starts from docs/scorecard.md "Simulator
+calibration" and can be replaced (`dataclasses.replace`, or new mappings passed to `SimWorld`).
 
 Loss, damage and stall rates are the reference's [I] assumptions, not published statistics.
 """
@@ -49,9 +49,9 @@ def _profiles(*profiles: CarrierProfile) -> dict[str, CarrierProfile]:
     return {p.code: p for p in profiles}
 
 
-# §6.4 table (shares and multipliers relative to the "tongda" baseline). The last three
-# carriers are not in the table: they get baseline-like figures and no market share, so
-# they appear only when a parcel names them.
+# "Simulator calibration" (docs/scorecard.md) table (shares and multipliers relative to the "tongda"
+# baseline). The last three carriers are not in the table: they get baseline-like figures and no
+# market share, so they appear only when a parcel names them.
 DEFAULT_PROFILES: Final[Mapping[str, CarrierProfile]] = _profiles(
     CarrierProfile("zto", "中通快递", 0.20, 1.00, 0.025, 1.5, 8, number_prefixes=("7", "ZTO")),
     CarrierProfile("yto", "圆通速递", 0.15, 1.02, 0.030, 2.0, 10, number_prefixes=("YT",)),
@@ -143,8 +143,9 @@ DEFAULT_PROFILES: Final[Mapping[str, CarrierProfile]] = _profiles(
 class ModelParams:
     """Lane bands, the stage template and the non-carrier parts of the exception tail."""
 
-    # pickup -> delivered hours, log-normal: (median, sigma of the log). §6.4, calibrated so
-    # the §6.4 band weights give mean ≈ 51 h and ≈ 83 % within 72 h with the tail below.
+    # pickup -> delivered hours, log-normal: (median, sigma of the log). "Simulator calibration"
+    # (docs/scorecard.md), calibrated so the "Simulator calibration" (docs/scorecard.md) band
+    # weights give mean ≈ 51 h and ≈ 83 % within 72 h with the tail below.
     bands: Mapping[str, tuple[float, float]] = field(
         default_factory=lambda: {
             INTRA_PROVINCE: (26.0, 0.30),
@@ -153,9 +154,9 @@ class ModelParams:
             REMOTE: (110.0, 0.40),
         }
     )
-    # The band medians above give §6.4's aggregate targets on their own; carrier
-    # multipliers (share-weighted ≈ 1.006) and buyers collecting from lockers add about
-    # 1.5 h, so the whole mixture is scaled back to land on mean ≈ 51 h, 83 % within 72 h.
+    # The band medians above give "Simulator calibration" (docs/scorecard.md)'s aggregate targets on
+    # their own; carrier multipliers (share-weighted ≈ 1.006) and buyers collecting from lockers add
+    # about 1.5 h, so the whole mixture is scaled back to land on mean ≈ 51 h, 83 % within 72 h.
     calibration: float = 0.97
     band_weights: Mapping[str, float] = field(
         default_factory=lambda: {
@@ -223,7 +224,8 @@ class Shock:
 
 
 def double_eleven() -> Shock:
-    """爆仓 around 11.11: transit ×1.2-1.5, stall probability ×2-3 (§6.4)."""
+    """爆仓 around 11.11: transit ×1.2-1.5, stall probability ×2-3 ("Simulator calibration"
+    (docs/scorecard.md))."""
     return Shock(
         "double11",
         date(2000, 11, 10),

@@ -1,17 +1,17 @@
 """Push callbacks: every `push_interval` real seconds, send what changed.
 
-Kuaidi100 (carrier-apis §1.5): a form POST of `param` (JSON: `status` polling | shutdown |
-abort, `message`, `lastResult` = the full query body) and `sign` = uppercase MD5(param +
-salt) when a salt was given. `shutdown` follows the last scan of a finished parcel
+Kuaidi100 (docs/carrier-apis.md "Kuaidi100 push callback"): a form POST of `param` (JSON: `status`
+polling | shutdown | abort, `message`, `lastResult` = the full query body) and `sign` = uppercase
+MD5(param + salt) when a salt was given. `shutdown` follows the last scan of a finished parcel
 (signed, returned, refused); `abort` comes when a number shows nothing for 3 days (for
 SF and ZTO that includes subscriptions made without the phone number, which Kuaidi100
 cannot query) or nothing new for 60 days. The receiver must answer 2xx, and not
 `{"result": false}`.
 
-17TRACK (§2.5): a JSON POST to the account's webhook URL, `{"event": "TRACKING_UPDATED" |
-"TRACKING_STOPPED", "data": {number, carrier, param, tag, track_info}}`, header `sign` =
-hex SHA-256(body + "/" + key). `TRACKING_STOPPED` follows a finished parcel's last update,
-or 30 days without news.
+17TRACK (docs/carrier-apis.md "17TRACK webhook"): a JSON POST to the account's webhook URL,
+`{"event": "TRACKING_UPDATED" | "TRACKING_STOPPED", "data": {number, carrier, param, tag,
+track_info}}`, header `sign` = hex SHA-256(body + "/" + key). `TRACKING_STOPPED` follows a finished
+parcel's last update, or 30 days without news.
 
 A failed push (non-2xx, timeout, refused connection) is retried on the next round with the
 then-current history (both APIs send cumulative histories), at most `max_push_attempts`

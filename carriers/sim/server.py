@@ -1,7 +1,7 @@
 """The simulator's HTTP face: Kuaidi100 and 17TRACK v2.2 wire formats, pushes, faults and
 admin endpoints, as one Starlette app.
 
-Kuaidi100 (carrier-apis §1):
+Kuaidi100 (docs/carrier-apis.md "Kuaidi100"):
   POST /poll/query.do    form customer, sign = uppercase MD5(param + key + customer), param
                          JSON {com, num, phone, resultv2}. Errors as {"result": false,
                          "returnCode", "message"}: 400 bad request / unknown company / wrong
@@ -11,7 +11,8 @@ Kuaidi100 (carrier-apis §1):
   POST /poll             subscribe: form schema=json, param JSON {company, number, from, to,
                          key, parameters{callbackurl, salt, resultv2, phone}}; returnCode 200,
                          501 duplicate, 600 bad key, 700 bad data, 702 unknown company.
-17TRACK (§2): POST /track/v2.2/register and /gettrackinfo (v2.4 too), header `17token`, a
+17TRACK (docs/carrier-apis.md "17TRACK"): POST /track/v2.2/register and /gettrackinfo (v2.4 too),
+header `17token`, a
   JSON array of at most 40 {number, carrier}; envelope {"code": 0, "data": {"accepted",
   "rejected"}}, HTTP 200 except 429 past 3 requests per second.
 Admin: GET /healthz, GET /_sim/truth/{number}, POST /_sim/register, GET /_sim/stats,
@@ -28,8 +29,7 @@ import contextlib
 import hashlib
 import json
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -38,11 +38,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from carriers.registry import normalize_carrier
+from carriers.sim.admin import _Admin
 from carriers.sim.clock import SimClock
 from carriers.sim.faults import FaultInjector, Faults
-from carriers.sim.model import ParcelPlan, SimWorld
-from carriers.sim.profiles import CHINA_TZ
+from carriers.sim.model import SimWorld
+from carriers.sim.params import text_or_none
 from carriers.sim.push import push_loop, push_round
 from carriers.sim.state import KUAIDI100, TRACK17, SimState, Subscription, TokenBucket
 from carriers.sim.wire import (
@@ -59,8 +59,9 @@ from carriers.sim.wire import (
 
 Handler = Callable[[Request], Awaitable[Response]]
 TRACK17_BATCH = 40
-# 17TRACK codes: -18010002, -18019902 and -18010012 are seen in real answers (§2.1); the
-# other two are the simulator's own for cases the reference does not cover.
+# 17TRACK codes: -18010002, -18019902 and -18010012 are seen in real answers (docs/carrier-apis.md
+# "17TRACK endpoints and auth"); the other two are the simulator's own for cases the reference does
+# not cover.
 T17_INVALID_KEY = -18010002
 T17_NOT_REGISTERED = -18019902
 T17_ALREADY_REGISTERED = -18010012
@@ -287,14 +288,14 @@ class _Api:
             state.world.register(
                 number,
                 KUAIDI100_COMPANIES[com],
-                _str(param.get("from")),
-                _str(param.get("to")),
+                text_or_none(param.get("from")),
+                text_or_none(param.get("to")),
                 handed_over_at=now,
                 phone=phone,
             )
         except ValueError as exc:
             return self._answer(kuaidi100_error("700", f"订阅的数据不合法：{exc}"))
-        salt = _str(options.get("salt"))
+        salt = text_or_none(options.get("salt"))
         sub = Subscription(
             KUAIDI100,
             number,
@@ -302,7 +303,7 @@ class _Api:
             com=com,
             callback_url=callback,
             salt=salt,
-            resultv2=_str(options.get("resultv2")),
+            resultv2=text_or_none(options.get("resultv2")),
             phone=phone,
         )
         with state.lock:
@@ -350,7 +351,7 @@ class _Api:
         accepted, rejected = [], []
         for item in items:
             number = str(item.get("number") or "").strip()
-            tag = _str(item.get("tag"))
+            tag = text_or_none(item.get("tag"))
             if not 5 <= len(number) <= 50:
                 rejected.append(
                     _rejected(number, tag, T17_INVALID_NUMBER, "The tracking number is invalid.")
@@ -412,13 +413,6 @@ def _rejected(number: str, tag: str | None, code: int, message: str) -> dict[str
     return {"number": number, "tag": tag, "error": {"code": code, "message": message}}
 
 
-def _str(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _carrier_by_prefix(world: SimWorld, number: str) -> str:
     """A courier guessed from the number's prefix, the way 17TRACK auto-detects one."""
     upper = number.upper()
@@ -428,121 +422,6 @@ def _carrier_by_prefix(world: SimWorld, number: str) -> str:
             if upper.startswith(prefix) and len(prefix) > best[1]:
                 best = (profile.code, len(prefix))
     return best[0]
-
-
-def _parse_time(value: object, default: datetime) -> datetime:
-    if value is None:
-        return default
-    moment = datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)
-
-
-class _Admin:
-    """Test and demo endpoints; never faulted."""
-
-    def __init__(self, state: SimState) -> None:
-        self.state = state
-
-    async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "parcels": len(self.state.world)})
-
-    async def truth(self, request: Request) -> Response:
-        plan = self.state.world.get(request.path_params["number"])
-        if plan is None:
-            return JSONResponse({"error": "unknown tracking number"}, 404)
-        now = self.state.clock.now()
-        return JSONResponse(
-            {**plan.to_json(), "now": now.isoformat(), "visible": len(plan.visible(now))}
-        )
-
-    async def register(self, request: Request) -> Response:
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return JSONResponse({"error": "the body must be JSON"}, 400)
-        items = body if isinstance(body, list) else [body]
-        now = self.state.clock.now()
-        done: list[dict[str, Any]] = []
-        for i, item in enumerate(items):
-            try:
-                if not isinstance(item, Mapping):
-                    raise ValueError("each parcel must be a JSON object")
-                plan = self._register_one(item, now)
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"error": f"parcel {i}: {exc}", "registered": done}, 400)
-            done.append(_summary(plan))
-        return JSONResponse({"registered": done})
-
-    def _register_one(self, item: Mapping[str, Any], now: datetime) -> ParcelPlan:
-        number, carrier = _str(item.get("number")), _str(item.get("carrier"))
-        if number is None or carrier is None:
-            raise ValueError("number and carrier are required")
-        code = normalize_carrier(carrier) or carrier
-        return self.state.world.register(
-            number,
-            code,
-            _str(item.get("origin")),
-            _str(item.get("destination")),
-            handed_over_at=_parse_time(item.get("handed_over_at"), now),
-            phone=_str(item.get("phone")),
-        )
-
-    async def stats(self, request: Request) -> Response:
-        return JSONResponse(self.state.stats())
-
-    async def faults(self, request: Request) -> Response:
-        injector = self.state.faults
-        if request.method == "POST":
-            try:
-                changes = json.loads(await request.body())
-                if not isinstance(changes, dict):
-                    raise ValueError("the body must be a JSON object")
-                self.state.set_faults(injector.faults.updated(changes))
-            except ValueError as exc:
-                return JSONResponse({"error": str(exc)}, 400)
-        return JSONResponse(injector.faults.to_json())
-
-    async def clock(self, request: Request) -> Response:
-        clock = self.state.clock
-        if request.method == "POST":
-            try:
-                body = json.loads(await request.body())
-                if not isinstance(body, dict):
-                    raise ValueError("the body must be a JSON object")
-                if "set" in body and hasattr(clock, "set"):
-                    clock.set(_parse_time(body["set"], clock.now()))
-                elif "advance_hours" in body and hasattr(clock, "advance"):
-                    clock.advance(hours=float(body["advance_hours"]))
-                else:
-                    return JSONResponse({"error": "this clock cannot be moved by hand"}, 409)
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, 400)
-        return JSONResponse({"now": clock.now().isoformat()})
-
-    async def webhook(self, request: Request) -> Response:
-        """The 17TRACK account's webhook URL (set in 17TRACK's dashboard in real life)."""
-        if request.method == "POST":
-            try:
-                body = json.loads(await request.body())
-                url = body.get("url") if isinstance(body, dict) else None
-            except ValueError:
-                url = None
-            if url is not None and not (isinstance(url, str) and url.startswith("http")):
-                return JSONResponse({"error": "url must be an http(s) URL or null"}, 400)
-            self.state.track17_webhook_url = url
-        return JSONResponse({"url": self.state.track17_webhook_url})
-
-
-def _summary(plan: ParcelPlan) -> dict[str, Any]:
-    return {
-        "number": plan.number,
-        "carrier": plan.carrier,
-        "band": plan.band,
-        "origin": plan.origin,
-        "destination": plan.destination,
-        "picked_up_at": plan.picked_up_at.isoformat(),
-        "expected_delivery": [t.isoformat() for t in plan.expected_delivery],
-    }
 
 
 def new_credentials(seed: int | None = None) -> tuple[str, str, str]:

@@ -1,10 +1,11 @@
 """The two wire formats, built from a plan and "now": pure functions, no I/O.
 
-Kuaidi100 (carrier-apis §1.2-1.3): the query/`lastResult` body, `data` newest first, times
-in China time as "YYYY-MM-DD HH:MM:SS"; with `resultv2` 4 or 8 each event carries the
-advanced `statusCode` and area fields, the top-level `state` is the latest advanced code,
-and `routeInfo` is added. 17TRACK v2.2 (§2.3-2.4): the `track_info` object of
-`gettrackinfo` and of the `TRACKING_UPDATED` webhook, events newest first.
+Kuaidi100 (docs/carrier-apis.md "Kuaidi100 lastResult shape" + "Kuaidi100 state codes"): the
+query/`lastResult` body, `data` newest first, times in China time as "YYYY-MM-DD HH:MM:SS"; with
+`resultv2` 4 or 8 each event carries the advanced `statusCode` and area fields, the top-level
+`state` is the latest advanced code, and `routeInfo` is added. 17TRACK v2.2 (docs/carrier-apis.md
+"17TRACK track_info" + "17TRACK status taxonomy"): the `track_info` object of `gettrackinfo` and of
+the `TRACKING_UPDATED` webhook, events newest first.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ KUAIDI100_COMPANIES: Final[dict[str, str]] = {
 # Kuaidi100 refuses to answer for these without the receiver's (or sender's) phone.
 PHONE_REQUIRED: Final = frozenset({"shunfeng", "shunfengkuaiyun", "zhongtong"})
 
-# 17TRACK carrier keys. 3011 and 3013 are 17TRACK's own (carrier-apis §2.1); the others
-# are the simulator's placeholders in a range no real carrier uses: production code must
-# load 17TRACK's official list. The simulator echoes whatever key a client sent, and
+# 17TRACK carrier keys. 3011 and 3013 are 17TRACK's own (docs/carrier-apis.md "17TRACK endpoints and
+# auth"); the others are the simulator's placeholders in a range no real carrier uses: production
+# code must load 17TRACK's official list. The simulator echoes whatever key a client sent, and
 # identifies the courier by the registered parcel first, so a different table still works.
 TRACK17_KEYS: Final[dict[str, int]] = {
     "youzheng": 3011,
@@ -109,7 +110,8 @@ def kuaidi100_body(
     resultv2: str | None,
     perturb: Perturb[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The success body of `query.do`, which is also a push's `lastResult` (§1.2)."""
+    """The success body of `query.do`, which is also a push's `lastResult` (docs/carrier-apis.md
+    "Kuaidi100 lastResult shape")."""
     if not events:
         raise ValueError("a Kuaidi100 body needs at least one event")
     latest = events[-1]
@@ -206,7 +208,8 @@ def track17_info(
     carrier_key: int,
     perturb: Perturb[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """`track_info` as of `now` for the `events` seen so far (§2.3)."""
+    """`track_info` as of `now` for the `events` seen so far (docs/carrier-apis.md "17TRACK
+    track_info")."""
     latest = events[-1] if events else None
     items = [track17_event(e) for e in reversed(events)]
     if perturb is not None:

@@ -1,5 +1,5 @@
 """17TRACK API v2.2 over HTTP: register (subscribe), gettrackinfo (track) and the webhook
-(carrier-apis.md §2).
+(docs/carrier-apis.md "17TRACK").
 """
 
 from __future__ import annotations
@@ -23,16 +23,19 @@ from carriers.http import required_env, send
 from carriers.registry import CARRIERS
 from carriers.track17 import parse
 
-DEFAULT_BASE_URL = "https://api.17track.net/track/v2.2"  # §2.1
-ENV_KEY = "PARCELWATCH_17TRACK_KEY"  # API token and webhook signing key alike (§2.5)
+# docs/carrier-apis.md "17TRACK endpoints and auth"
+DEFAULT_BASE_URL = "https://api.17track.net/track/v2.2"
+# API token and webhook signing key alike (docs/carrier-apis.md "17TRACK webhook")
+ENV_KEY = "PARCELWATCH_17TRACK_KEY"
 
 
 class Track17Adapter:
     """TrackingAdapter for 17TRACK.
 
-    Limits (§2.2): every endpoint 3 requests/s (else HTTP 429); at most 40 numbers a request
-    (§0, [T]). 17TRACK refreshes a number every 3–12 h and pushes on change, so polling a
-    number more often than every 3 h only re-reads the same data (`min_interval`).
+    Limits (docs/carrier-apis.md "17TRACK limits"): every endpoint 3 requests/s (else HTTP 429); at
+    most 40 numbers a request (docs/carrier-apis.md "At a glance", [T]). 17TRACK refreshes a number
+    every 3–12 h and pushes on change, so polling a number more often than every 3 h only re-reads
+    the same data (`min_interval`).
 
     `subscribe` registers numbers (tagged with our carrier code, so a webhook can be matched
     back even when the carrier key is unknown to us); the webhook address itself is set per
@@ -94,7 +97,8 @@ class Track17Adapter:
             item: dict[str, Any] = {"number": ref.tracking_number}
             key = self.carrier_codes.get(ref.carrier)
             if key is not None:
-                # Numeric carrier key (§2.1); without one 17TRACK detects the carrier.
+                # Numeric carrier key (docs/carrier-apis.md "17TRACK endpoints and auth"); without
+                # one 17TRACK detects the carrier.
                 item["carrier"] = int(key) if key.isdigit() else key
             if tag:
                 item["tag"] = ref.carrier
@@ -111,8 +115,8 @@ class Track17Adapter:
             headers={"17token": self._key},
         )
         if 400 <= response.status_code < 500:
-            # 17TRACK answers in a 200 envelope (§2.1); a bare 4xx is a refused key or a
-            # wrong address, which retrying will not fix.
+            # 17TRACK answers in a 200 envelope (docs/carrier-apis.md "17TRACK endpoints and auth");
+            # a bare 4xx is a refused key or a wrong address, which retrying will not fix.
             raise PermanentCarrierError(
                 f"{self.name}: HTTP {response.status_code} from {response.request.url}: "
                 f"{response.text[:200]!r}; check PARCELWATCH_17TRACK_KEY and base_url",

@@ -1,8 +1,8 @@
 """Pure functions between 17TRACK's v2.x wire format and carriers/base.py types.
 
-Sections cited are those of carrier-apis.md. HTTP is always 200 (§2.1): a whole-call
-failure is a non-zero envelope `code`; per-number failures are `data.rejected[]` items and
-come back as `TrackingProblem`s.
+Headings cited are those of docs/carrier-apis.md. HTTP is always 200 ("17TRACK endpoints and auth"):
+a whole-call failure is a non-zero envelope `code`; per-number failures are `data.rejected[]` items
+and come back as `TrackingProblem`s.
 """
 
 from __future__ import annotations
@@ -41,15 +41,17 @@ from carriers.track17.status import map_code, map_stage
 
 API: Final = "17track"
 
-INVALID_KEY: Final = "-18010002"  # §2.1
-NOT_REGISTERED: Final = "-18019902"  # §2.1: gettrackinfo on a number never registered
-ALREADY_REGISTERED: Final = "-18010012"  # §2.1: register again → it is tracked, accepted
+INVALID_KEY: Final = "-18010002"  # "17TRACK endpoints and auth"
+# "17TRACK endpoints and auth": gettrackinfo on a number never registered
+NOT_REGISTERED: Final = "-18019902"
+# "17TRACK endpoints and auth": register again → it is tracked, accepted
+ALREADY_REGISTERED: Final = "-18010012"
 
 CarrierLookup = Callable[[str], str | None]  # 17TRACK numeric carrier key → our code
 
 
 def webhook_sign(body: bytes, key: str) -> str:
-    """Hex SHA-256 of the raw body + "/" + API key (§2.5)."""
+    """Hex SHA-256 of the raw body + "/" + API key ("17TRACK webhook")."""
     return hashlib.sha256(body + b"/" + key.encode()).hexdigest()
 
 
@@ -68,8 +70,8 @@ def _envelope(body: bytes | str) -> dict[str, Any]:
             raise PermanentCarrierError(
                 f"{API}: invalid API key ({code} {message}); check PARCELWATCH_17TRACK_KEY"
             )
-        # Other envelope codes are undocumented (§2.1); the API refused the call as a whole
-        # with an answer, so repeating the same request would get the same answer.
+        # Other envelope codes are undocumented ("17TRACK endpoints and auth"); the API refused the
+        # call as a whole with an answer, so repeating the same request would get the same answer.
         raise PermanentCarrierError(f"{API}: envelope code {code}: {message}")
     return as_object(obj.get("data") or {}, API, "data")
 
@@ -104,7 +106,7 @@ def _problem(number: str, code: str, message: str) -> TrackingProblem:
     return TrackingProblem(number, code or "rejected", text, retryable=True)
 
 
-# --- gettrackinfo and register (§2.1) ------------------------------------------------------
+# --- gettrackinfo and register ("17TRACK endpoints and auth") -------------------------------------
 
 
 def parse_track_response(
@@ -159,7 +161,7 @@ def parse_register_response(body: bytes | str, *, numbers: Iterable[str]) -> Sub
     return result
 
 
-# --- track_info → TrackingUpdate (§2.3, §2.4) ----------------------------------------------
+# --- track_info → TrackingUpdate ("17TRACK track_info" + "17TRACK status taxonomy") ---------------
 
 
 def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, str | None, bool]:
@@ -185,7 +187,7 @@ def _latest(
     if main is not None:
         status, sub_reason, _ = _lookup(main, report)
         return status, sub_reason, sub or main
-    # No status at all: 17TRACK has nothing on the number yet (NotFound, §2.4).
+    # No status at all: 17TRACK has nothing on the number yet (NotFound, "17TRACK status taxonomy").
     status, sub_reason, _ = map_code("NotFound")
     return status, sub_reason, None
 
@@ -267,7 +269,7 @@ def parse_item(
     )
 
 
-# --- webhook (§2.5) -------------------------------------------------------------------------
+# --- webhook ("17TRACK webhook") ------------------------------------------------------------------
 
 
 def parse_push(
@@ -284,7 +286,7 @@ def parse_push(
 
     The carrier is our code for 17TRACK's numeric key, else the `tag` we registered the
     number with (our own carrier code), else 17TRACK's key as text. TRACKING_STOPPED (30
-    days without news, or 15 days after delivery, §2.2) marks the update stopped."""
+    days without news, or 15 days after delivery, "17TRACK limits") marks the update stopped."""
     sign = header(headers, "sign")
     if not sign:
         raise SignatureError(f"{API}: webhook without a `sign` header")

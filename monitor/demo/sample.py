@@ -1,7 +1,7 @@
 """A seeded sample shop: an ERP-style order export for the demo and the README tour.
 
-The numbers come from reference/domain-rules.md §6.4 (carrier shares and speeds, lane bands,
-the order-side clock, the 6 % exception tail) so that the demo's alert queue and scorecard
+The numbers come from docs/scorecard.md "Simulator calibration" (carrier shares and speeds, lane
+bands, the order-side clock, the 6 % exception tail) so that the demo's alert queue and scorecard
 look like a real mid-sized shop's rather than noise. Every row is the state of an order as
 seen at `now`: nothing in it happens after `now`, and the status is the latest event's.
 """

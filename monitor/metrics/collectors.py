@@ -1,9 +1,9 @@
-"""Store gauges for /metrics, computed at scrape time (DESIGN.md "Metrics").
+"""Store gauges for /metrics, computed at scrape time (docs/contract.md "Metrics").
 
 Everything the store knows (parcels on their way, open alerts, the outbox, carrier health,
 lane figures) is read by one aggregate query per family on every scrape and returned as fresh
 metric families, never kept in global gauges: concurrent scrapes cannot race, and a label set
-that disappears from the store disappears from /metrics (reference/observability.md A1,
+that disappears from the store disappears from /metrics (docs/observability.md "Store collectors",
 "Collectors"). `describe()` returns the families without samples, so registering the
 collector runs no query.
 
@@ -43,7 +43,7 @@ Label conventions:
   carrier nationally (the lane_stats rows whose province is NULL). An empty value is the same
   as an absent label to Prometheus, so `{province=""}` selects the national figures and
   `{province!=""}` the provinces, and no fake value such as "all" can be mistaken for a
-  province (observability.md A1: never emit a `label="total"` series).
+  province (docs/observability.md "Prometheus labels": never emit a `label="total"` series).
 - Pre-created zero series, so that sums and rates start from 0 rather than from no data:
   `parcels_active` for every configured carrier in every active status that has a carrier
   (and `carrier=""` awaiting shipment); `alerts_open` for every alert kind at both severities
@@ -136,7 +136,7 @@ QUERIES = (
     "carrier_health",
     "lane_stats",
 )
-# Well inside Prometheus's default 10 s scrape timeout (observability.md A1, "Scheduling").
+# Well inside Prometheus's default 10 s scrape timeout (docs/observability.md "Scrape timeout").
 STATEMENT_TIMEOUT_MS = 5000
 
 Families = list[Metric]
@@ -183,7 +183,8 @@ def alerts_open_family() -> GaugeMetricFamily:
 
 
 # Open alerts by destination province, apart from `alerts_open` so that no metric carries
-# kind x carrier x warehouse x province (observability.md A1: carrier x province only on a few).
+# kind x carrier x warehouse x province (docs/observability.md "Prometheus labels": carrier x
+# province only on a few).
 def alerts_by_province_family() -> GaugeMetricFamily:
     return _gauge(
         "parcelwatch_alerts_open_by_province",

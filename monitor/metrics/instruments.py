@@ -1,5 +1,5 @@
-"""parcelwatch's own counters and histograms (DESIGN.md "Metrics"). Figures that come from the
-store are computed at scrape time by monitor/metrics/collectors.py, never kept here, so they
+"""parcelwatch's own counters and histograms (docs/contract.md "Metrics"). Figures that come from
+the store are computed at scrape time by monitor/metrics/collectors.py, never kept here, so they
 cannot go
 stale."""
 
@@ -67,7 +67,7 @@ NOTIFICATIONS = Counter(
 def preinit_carrier_series(carriers: Iterable[str]) -> None:
     """Create the per-carrier series at 0 for the configured carriers, so that `rate()` and
     "no requests for 30 min" alerts see a zero rather than no data before the first call
-    (observability.md A1: export 0 for label sets known in advance)."""
+    (docs/observability.md "Prometheus labels": export 0 for label sets known in advance)."""
     for carrier in carriers:
         for outcome in OUTCOMES:
             TRACKING_REQUESTS.labels(carrier=carrier, outcome=outcome)

@@ -19,7 +19,8 @@ from monitor.config import Config
 from monitor.geo import distance_band
 from monitor.rules import thresholds
 
-# Columns of the parcel frame the rules read (see monitor/detection.py for the query).
+# Columns of the parcel frame the rules read; detection's store query selects exactly these
+# (monitor/detection.py), `shipment_id` first.
 PARCEL_COLUMNS = (
     "shipment_id",
     "order_id",

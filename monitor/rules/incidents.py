@@ -3,7 +3,7 @@
 A carrier's stall-or-late share in one destination province counts as an incident when it
 is at least `min_share` (3 %) of at least `min_parcels` (20) parcels in its hands and at least
 `baseline_factor` (2x) its own 28-day rate there: warehouse overload (爆仓), weather, a hub
-holding parcels (压货). Metapack flags lanes the same way (domain-rules.md §3, §6.1).
+holding parcels (压货). Metapack flags lanes the same way (docs/rules.md "carrier_incident").
 """
 
 from __future__ import annotations

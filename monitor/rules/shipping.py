@@ -1,5 +1,5 @@
 """Rules on the seller's side of the handover: shipping before the daily cutoff and within
-the platform's ship promise (DESIGN.md "Alert kinds and defaults"; domain-rules.md §1).
+the platform's ship promise (docs/rules.md "Alert kinds and defaults", "Platform ship promises").
 
 "Shipped" means the tracking number was uploaded or the carrier already scanned the parcel.
 """

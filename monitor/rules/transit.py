@@ -3,7 +3,7 @@
 Defaults and their sources: no pickup scan within 24 h of upload is Pinduoduo's "fake
 shipping" (20 ¥ an order); no update 24 h after pickup is JD's rule; 48/72/120 h in transit by
 remoteness is the platforms' stall rule; 7 days without a scan is treated as lost
-(reference/domain-rules.md §1 and §6.1).
+(docs/rules.md "Platform ship promises", "Threshold basis").
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def lane_p90_hours(ctx: RuleContext) -> np.ndarray:
 def expected_delivery(ctx: RuleContext) -> tuple[pd.Series, pd.Series]:
     """When each parcel should be delivered: the carrier's own estimate when it gave one,
     else pickup + the lane's learned p90 once the lane has enough history, else pickup + the
-    distance band's allowance (DESIGN "delayed"). Returns (expected instant, basis)."""
+    distance band's allowance (docs/rules.md "delayed"). Returns (expected instant, basis)."""
     p = ctx.parcels
     band_codes, band_names = pd.factorize(ctx.distance_bands)
     allowance = np.full(len(p), np.nan)

@@ -1,4 +1,4 @@
-"""The weekly carrier scorecard (DESIGN.md "Carrier scorecard").
+"""The weekly carrier scorecard (docs/scorecard.md "Carrier scorecard").
 
     scorecard = build_scorecard(engine, config, "2026-W47", now)
 

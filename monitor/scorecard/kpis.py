@@ -1,6 +1,6 @@
 """Carrier KPIs from one parcel query, computed with vectorised pandas.
 
-Definitions (DESIGN.md "Carrier scorecard", reference/domain-rules.md §6.2), every parcel
+Definitions (docs/scorecard.md "KPI definitions"), every parcel
 judged as of the report time `now`:
 
 - cohort: parcels picked up in the ISO week; pickup timeliness uses the parcels *shipped*
@@ -46,7 +46,7 @@ S = SHIPMENTS.c
 A = ALERTS.c
 
 HOUR = pd.Timedelta(hours=1)
-PICKUP_WITHIN = pd.Timedelta(hours=24)  # Pinduoduo's fake-shipping clock (DESIGN.md)
+PICKUP_WITHIN = pd.Timedelta(hours=24)  # Pinduoduo's fake-shipping clock (docs/rules.md)
 TIME_COLUMNS = ("shipped_at", "picked_up_at", "delivered_at", "last_event_at")
 READ_TIMES = (*TIME_COLUMNS, "expected_delivery_at")
 # Low-cardinality text, read as Categoricals: the threshold and band lookups and the
@@ -279,7 +279,7 @@ def wilson(
     k: pd.Series | np.ndarray, n: pd.Series | np.ndarray, z: float = 1.96
 ) -> tuple[np.ndarray, np.ndarray]:
     """95 % Wilson score interval for k successes in n (Brown, Cai & DasGupta 2001; the
-    formula in reference/domain-rules.md). With n = 0 nothing is known: (0, 1)."""
+    formula in docs/scorecard.md "Wilson interval"). With n = 0 nothing is known: (0, 1)."""
     k = np.asarray(k, dtype="float64")
     n = np.asarray(n, dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,5 +1,5 @@
 """Composite score and rank per carrier within each province (and nationally), built so that
-a small sample cannot win by luck (reference/domain-rules.md §6.3).
+a small sample cannot win by luck (docs/scorecard.md "Small-sample ranking").
 
 How each component becomes 0–100 (weights from `[scorecard] weights`):
 
@@ -36,8 +36,9 @@ from monitor.config import ScorecardConfig
 from monitor.scorecard.kpis import wilson
 
 # The rate that scores 0 on each rare-event component: several times the network's typical
-# rate (domain-rules §6.4: stalls 1–4.5 %, loss 0.5–3 and damage 5–25 per 10,000), so that
-# the usual spread between couriers moves the score by a few points, not by all of it.
+# rate (docs/scorecard.md "Carrier profiles": stalls 1–4.5 %, loss 0.5–3 and damage 5–25 per
+# 10,000), so that the usual spread between couriers moves the score by a few points, not by all of
+# it.
 RATE_AT_ZERO = {"stall": 0.10, "loss": 0.001, "damage": 0.005}
 RARE_EVENTS = {
     # component: (events, base, ratio column)

@@ -2,9 +2,9 @@
 
 The current carrier of a province is the one that carried most of its parcels this week.
 A switch is suggested only when this week's best-ranked carrier scored above the current one
-this week *and* last week, both weeks with enough parcels to be ranked (domain-rules §6.3:
-"only if its bound is worse than the best carrier's for ≥ 2 consecutive weeks"); one bad
-week is reported as a watch, not a switch. The gain is stated from the same shrunk figures
+this week *and* last week, both weeks with enough parcels to be ranked (docs/scorecard.md
+"Recommendations": "only if its bound is worse than the best carrier's for ≥ 2 consecutive weeks");
+one bad week is reported as a watch, not a switch. The gain is stated from the same shrunk figures
 that ranked them, averaged over the two weeks: transit hours saved per parcel (p50) and
 losses avoided per 10,000 parcels.
 """

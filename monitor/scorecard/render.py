@@ -1,8 +1,8 @@
 """The scorecard as JSON, CSV, Markdown or a self-contained HTML page.
 
-JSON is the contract (DESIGN.md): `{"week": "2026-W47", "rows": [...], "recommendations":
-[...]}`, a row per carrier × province and per carrier nationally (province null), with
-`rank` null where the cell is too small to rank. The HTML page embeds its charts as base64
+JSON is the contract (docs/contract.md "Scorecard JSON"): `{"week": "2026-W47", "rows": [...],
+"recommendations": [...]}`, a row per carrier × province and per carrier nationally (province null),
+with `rank` null where the cell is too small to rank. The HTML page embeds its charts as base64
 PNG, so it works offline, as a mail attachment or from the web app alike. Every string that
 came from data (carrier codes, province names) is escaped.
 """

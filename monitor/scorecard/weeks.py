@@ -1,7 +1,7 @@
 """ISO weeks in the shop's time zone: the scorecard's cohorts.
 
 A cohort is the parcels picked up between Monday 00:00 and the next Monday 00:00 in the
-shop's zone (DESIGN.md "Carrier scorecard"), so week boundaries are computed as aware
+shop's zone (docs/scorecard.md "Carrier scorecard"), so week boundaries are computed as aware
 instants in that zone and compared with the store's UTC times.
 """
 

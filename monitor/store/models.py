@@ -211,7 +211,7 @@ class LaneStats(SQLModel, table=True):
 
 
 class OutboxDelivery(SQLModel, table=True):
-    """One outbox message to one sink (alerts/outbox.py): so that a sink that has a message
+    """One outbox message to one sink (alerts/outbox/): so that a sink that has a message
     never gets it again because another sink failed, and so that failures are shown.
     `permanent`: given up (the sink refused it for good, or attempts ran out); `last_error`
     says why. `next_attempt_at`: when a transient failure may be retried."""
@@ -231,8 +231,8 @@ class OutboxDelivery(SQLModel, table=True):
 
 
 class ScorecardReport(SQLModel, table=True):
-    """The weekly carrier scorecard as published on Monday morning (DESIGN.md JSON shape),
-    kept so that the report a manager acted on can be read again later."""
+    """The weekly carrier scorecard as published on Monday morning (docs/contract.md "Scorecard
+    JSON"), kept so that the report a manager acted on can be read again later."""
 
     __tablename__ = "scorecard_report"
 
