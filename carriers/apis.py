@@ -35,7 +35,7 @@ class TrackingAPI:
     build: AdapterFactory
     credentials: tuple[str, ...]  # environment variables the adapter reads
     push: bool  # takes push callbacks at /webhooks/<push_name>
-    push_name: str  # the adapter's own name: the webhook path and the metrics' `api` label
+    push_name: str  # its webhook is /webhooks/<push_name>
     summary: str
 
 
@@ -80,7 +80,9 @@ TRACKING_APIS: Mapping[str, TrackingAPI] = {
             _simulator,
             (),
             push=True,
-            push_name="kuaidi100",
+            # Its own webhook: its salt is public, so it must never verify a push that
+            # arrives for a real Kuaidi100 account at /webhooks/kuaidi100.
+            push_name="sim",
             summary="the carrier simulator (Kuaidi100's protocol, public demo credentials)",
         ),
     )

@@ -77,6 +77,10 @@ class TrackingUpdate:
     # to a final stop (`shutdown`), after which re-subscribing only repeats the same answer.
     resubscribe: bool = False
     source: str = "poll"  # poll | push
+    # The parcelwatch carriers whose parcels this update may change (None: any). Set for a
+    # push by the account that verified it, so that one API account's push can never move a
+    # parcel that another account tracks.
+    carriers_allowed: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -137,9 +137,11 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def decode_json(body: bytes | str, api: str) -> Any:
+    """JSON from an API's answer or push. Nesting deep enough to exhaust the parser's
+    recursion (no tracking API sends more than a few levels) is a malformed body too."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         snippet = body[:120] if isinstance(body, str) else body[:120].decode("utf-8", "replace")
         raise MalformedBody(f"{api}: malformed body (not JSON): {snippet!r}") from exc
 

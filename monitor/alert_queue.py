@@ -59,6 +59,13 @@ class AlertFilter:
 
 
 SORTS = ("severity", "age", "newest")
+# Ids and offsets are 64-bit in both databases; a larger number names no alert (and would
+# overflow the driver), so it is "not found", not an error.
+MAX_ID = 2**63 - 1
+
+
+def _valid_id(alert_id: int) -> bool:
+    return 1 <= alert_id <= MAX_ID
 
 
 def list_alerts(
@@ -76,6 +83,7 @@ def list_alerts(
         "age": (A.since.asc(), A.id.asc()),
         "newest": (A.opened_at.desc(), A.id.desc()),
     }[sort if sort in SORTS else "severity"]
+    limit, offset = max(0, min(limit, MAX_ID)), max(0, min(offset, MAX_ID))
     query = select(ALERTS).where(*where.where()).order_by(*order).limit(limit).offset(offset)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
@@ -89,12 +97,16 @@ def count_alerts(engine: Engine, where: AlertFilter = AlertFilter()) -> dict[str
 
 
 def get_alert(engine: Engine, alert_id: int) -> dict[str, Any] | None:
+    if not _valid_id(alert_id):
+        return None
     with engine.connect() as conn:
         row = conn.execute(select(ALERTS).where(A.id == alert_id)).first()
     return dict(row._mapping) if row else None
 
 
 def history(engine: Engine, alert_id: int) -> list[dict[str, Any]]:
+    if not _valid_id(alert_id):
+        return []
     query = (
         select(ALERT_HISTORY)
         .where(ALERT_HISTORY.c.alert_id == alert_id)
@@ -116,6 +128,8 @@ def act(
     until: datetime | None = None,
 ) -> dict[str, Any]:
     """Apply one manual action; returns the alert as it is afterwards."""
+    if not _valid_id(alert_id):
+        raise ActionError(f"no alert with id {alert_id}", not_found=True)
     allowed = [s.value for s in ALLOWED_FROM[action]]
     values: dict[str, Any] = {"updated_at": now}
     to_state: str | None = None

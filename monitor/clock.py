@@ -3,9 +3,25 @@ that a configured time zone exists (cutoffs are in the warehouse's zone)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# The moments parcelwatch believes: nothing of e-commerce logistics happened before 2000, and
+# nothing a carrier or an ERP reports lies more than two days ahead (clock skew, a zone read
+# wrong). Values outside are refused where they enter (a row error, a 4xx, a dropped scan),
+# so that one 9999-12-31 cannot make every threshold computation overflow.
+EARLIEST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_ALLOWANCE = timedelta(days=2)
+
+
+def implausible_moment(value: datetime, now: datetime) -> str | None:
+    """Why `value` cannot be a real moment of an order or a scan, or None if it can."""
+    if value < EARLIEST_MOMENT:
+        return f"{value.isoformat()} is before {EARLIEST_MOMENT.year}"
+    if value > now + FUTURE_ALLOWANCE:
+        return f"{value.isoformat()} is in the future"
+    return None
 
 
 def check_timezone(value: str) -> str:

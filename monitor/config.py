@@ -280,6 +280,12 @@ class DaemonConfig(Strict):
     subscribe_interval_seconds: Annotated[float, Field(gt=0)] = 60
     detect_interval_seconds: Annotated[float, Field(gt=0)] = 60
     deliver_interval_seconds: Annotated[float, Field(gt=0)] = 15
+    # On SIGTERM: how long the jobs in hand may take to finish before they are cancelled (a
+    # cancelled poll or delivery releases what it claimed).
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 30
+    # Request bodies over these are refused (413) before they are parsed.
+    max_push_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    max_request_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
     # Where carriers can reach our /webhooks/<api> (for push subscriptions); unset: poll only.
     public_url: str | None = None
 

@@ -7,15 +7,19 @@ daemon's tick (monitor/daemon/tick.py) turns it into alert changes.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_, func, or_, select
 
 from alerts.model import AlertState
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
+from monitor.clock import EARLIEST_MOMENT
 from monitor.config import Config
+from monitor.metrics.instruments import PARCELS_SKIPPED
 from monitor.rules import BASELINE_COLUMNS, PARCEL_COLUMNS, TIME_COLUMNS, evaluate
 from monitor.rules.incidents import TROUBLE_KINDS
 from monitor.store.frames import read_frame
@@ -25,6 +29,7 @@ from monitor.store.tables import ALERTS, SHIPMENTS
 
 S = SHIPMENTS.c
 A = ALERTS.c
+log = logging.getLogger(__name__)
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
 RECENTLY_RETURNED = timedelta(days=7)
 
@@ -109,6 +114,34 @@ def incident_baseline(engine: Engine, now: datetime, days: int) -> pd.DataFrame:
     return frame[list(BASELINE_COLUMNS)] if not frame.empty else frame
 
 
+IMPOSSIBLE_AHEAD = timedelta(days=366)
+
+
+def without_impossible(parcels: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """The parcels whose stored times a rule can compute with. Times are checked where they
+    enter (monitor/clock.py `implausible_moment`), but a store written by an older version may
+    hold a 9999-12-31 that would make every deadline computation overflow: such a parcel is
+    skipped, logged and counted, and the rest are evaluated."""
+    if parcels.empty:
+        return parcels
+    low = pd.Timestamp(EARLIEST_MOMENT)
+    high = pd.Timestamp(now).tz_convert("UTC") + IMPOSSIBLE_AHEAD
+    bad = np.zeros(len(parcels), dtype=bool)
+    for column in TIME_COLUMNS:
+        values = parcels[column]
+        bad |= ((values < low) | (values > high)).to_numpy(dtype=bool, na_value=False)
+    if not bad.any():
+        return parcels
+    skipped = parcels.loc[bad, "shipment_id"].tolist()
+    PARCELS_SKIPPED.inc(len(skipped))
+    log.error(
+        "detection skipped %d parcel(s) with impossible times (shipment ids %s%s); fix or "
+        "re-import them",
+        len(skipped), ", ".join(map(str, skipped[:10])), " ..." if len(skipped) > 10 else "",
+    )  # fmt: skip
+    return parcels.loc[~bad]
+
+
 def detect(
     engine: Engine,
     config: Config,
@@ -119,6 +152,7 @@ def detect(
     """Every exception true at `now`, read-only."""
     if parcels is None:
         parcels = load_parcels(engine, now)
+    parcels = without_impossible(parcels, now)
     days = config.rules.incident.baseline_days
     baseline = (
         baselines.get(engine, now, days) if baselines else incident_baseline(engine, now, days)

@@ -19,16 +19,20 @@ from alerts.sinks.routing import Route
 def claim_due(engine: Engine, outbox: Table, now: datetime, policy: DeliveryPolicy) -> list[Any]:
     """Take due rows with a lease (compare-and-set on `available_at`), oldest first."""
     o = outbox.c
+    # A materialized CTE, so PostgreSQL takes the LIMIT once: as `id IN (subquery)` it may
+    # plan a semi-join that re-runs the locking subquery and claims every due row.
     due = (
         select(o.id)
         .where(o.available_at <= now, o.delivered_at.is_(None))
         .order_by(o.id)
         .limit(policy.batch_size)
         .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     claim = (
         update(outbox)
-        .where(o.id.in_(due.scalar_subquery()), o.available_at <= now, o.delivered_at.is_(None))
+        .where(o.id.in_(select(due.c.id)), o.available_at <= now, o.delivered_at.is_(None))
         .values(available_at=now + policy.lease, attempts=o.attempts + 1)
         .returning(
             o.id, o.alert_id, o.event, o.payload, o.idempotency_key, o.created_at, o.attempts

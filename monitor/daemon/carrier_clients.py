@@ -37,6 +37,7 @@ def build_clients(
                 TRACKING_APIS[api].build(http, base_url, env, options),
                 frozenset(code for code, _ in members),
                 rate_per_second=min(rates) if rates else None,
+                push_name=TRACKING_APIS[api].push_name,
             )
         )
     return clients

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,11 +56,15 @@ class CarrierClient:
     adapter: TrackingAdapter
     carriers: frozenset[str]
     rate_per_second: float | None = None  # overrides the adapter's documented limit
+    # Where its pushes arrive: /webhooks/<push_name> (carriers/apis.py; default the adapter's
+    # name). Each API account verifies pushes at its own path only.
+    push_name: str | None = None
     limiter: AsyncLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         rate = max(self.rate_per_second or self.adapter.rate_per_second, 0.1)
         self.limiter = AsyncLimiter(max_rate=rate, time_period=1.0)
+        self.push_name = self.push_name or self.adapter.name
 
 
 @dataclass
@@ -114,6 +118,7 @@ class Poller:
         callback_base: str | None = None,
         batch_limit: int = 400,
         retry_wait_scale: float = 1.0,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.engine = engine
         self.config = config
@@ -123,6 +128,7 @@ class Poller:
         self.batch_limit = batch_limit
         self.plan = PlanInput(config)
         self.retry_wait_scale = retry_wait_scale
+        self.should_stop = should_stop  # the daemon is shutting down: claim no more
 
     # -- claiming ---------------------------------------------------------------------
 
@@ -139,19 +145,35 @@ class Poller:
             )
         else:
             due = due.where(S.next_poll_at <= now).order_by(S.next_poll_at)
-        due = (
-            due.where((S.poll_lease_until.is_(None)) | (S.poll_lease_until < now))
+        # A materialized CTE keeps the batch limit on PostgreSQL (as `id IN (subquery)` the
+        # locking subquery may be re-run by a semi-join and claim every due parcel).
+        lease_free = (S.poll_lease_until.is_(None)) | (S.poll_lease_until < now)
+        due_cte = (
+            due.where(lease_free)
             .limit(self.batch_limit)
             .with_for_update(skip_locked=True)
+            .cte("due")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         claim = (
             update(SHIPMENTS)
-            .where(S.id.in_(due.scalar_subquery()))
+            .where(S.id.in_(select(due_cte.c.id)), lease_free)
             .values(poll_lease_until=now + LEASE)
             .returning(*SHIPMENTS.c)
         )
         with self.engine.begin() as conn:
             return list(conn.execute(claim))
+
+    def _unclaim(self, rows: Sequence[Any], lease_until: datetime) -> None:
+        """Give back parcels claimed but not done (a round cancelled at shutdown), where the
+        lease is still this round's: compare-and-set on `poll_lease_until`."""
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(SHIPMENTS)
+                    .where(S.id.in_([r.id for r in rows]), S.poll_lease_until == lease_until)
+                    .values(poll_lease_until=None)
+                )
 
     def _release(self, rows: Sequence[Any], now: datetime, *, failed: bool) -> None:
         if not rows:
@@ -173,7 +195,9 @@ class Poller:
             )
 
     def _mark_polled(self, rows: Sequence[Any], now: datetime, subscribed: bool = False) -> None:
-        """Release the lease and schedule the next poll from each parcel's stored state."""
+        """Release the lease and schedule the next poll from each parcel's stored state.
+        `subscribed`: the rows were just registered for push, which is no answer about them
+        (their poll and answer times stay as they were)."""
         params = [
             {
                 "b_id": r.id,
@@ -186,6 +210,8 @@ class Poller:
                     thresholds=self.plan.for_parcel(r),
                 ),
                 "b_subscribed": r.subscribed_at or (now if subscribed else None),
+                "b_polled": r.last_polled_at if subscribed else now,
+                "b_answered": r.answered_at if subscribed else now,
             }
             for r in rows
         ]
@@ -198,7 +224,8 @@ class Poller:
                 .values(
                     next_poll_at=bindparam("b_next"),
                     subscribed_at=bindparam("b_subscribed"),
-                    last_polled_at=now,
+                    last_polled_at=bindparam("b_polled"),
+                    answered_at=bindparam("b_answered"),
                     poll_lease_until=None,
                     poll_failures=0,
                 ),
@@ -244,6 +271,8 @@ class Poller:
         stats = PollStats()
         for client in self.clients:
             for carrier in sorted(client.carriers):
+                if self.should_stop():
+                    return stats
                 await self._poll_carrier(client, carrier, stats)
         return stats
 
@@ -256,6 +285,17 @@ class Poller:
         if not rows:
             return
         stats.claimed += len(rows)
+        try:
+            await self._poll_claimed(client, carrier, rows, stats)
+        except BaseException:
+            # Cancelled at shutdown (or a store error): hand back what this round still
+            # holds now rather than after the lease; answered parcels already let go.
+            self._unclaim(rows, now + LEASE)
+            raise
+
+    async def _poll_claimed(
+        self, client: CarrierClient, carrier: str, rows: list[Any], stats: PollStats
+    ) -> None:
         size = max(client.adapter.batch_size, 1)
         batches = [rows[i : i + size] for i in range(0, len(rows), size)]
         in_flight = asyncio.Semaphore(CALLS_IN_FLIGHT)
@@ -311,32 +351,43 @@ class Poller:
         for client in self.clients:
             if not client.adapter.supports_push:
                 continue
-            callback = f"{self.callback_base}/webhooks/{client.adapter.name}"
+            callback = f"{self.callback_base}/webhooks/{client.push_name}"
             for carrier in sorted(client.carriers):
+                if self.should_stop():
+                    return accepted_total
                 now = self.clock.now()
                 rows = await asyncio.to_thread(self._claim, carrier, now, for_subscribe=True)
-                size = max(client.adapter.batch_size, 1)
-                for start in range(0, len(rows), size):
-                    batch = rows[start : start + size]
-                    refs = _refs(batch, self.config)
-                    try:
-                        result = await self._call(
-                            client, carrier, client.adapter.subscribe, refs, callback
-                        )
-                    except CarrierAPIError as exc:
-                        log.warning("subscribing %s numbers failed: %s", carrier, exc)
-                        now = self.clock.now()
-                        await asyncio.to_thread(self._release, batch, now, failed=True)
-                        await asyncio.to_thread(record_failure, self.engine, carrier, now, str(exc))
-                        continue
-                    accepted = set(result.accepted)
-                    now = self.clock.now()
-                    done = [r for r in batch if r.tracking_number in accepted]
-                    await asyncio.to_thread(self._mark_polled, done, now, True)
-                    await asyncio.to_thread(
-                        self._release, [r for r in batch if r.tracking_number not in accepted],
-                        now, failed=False,
-                    )  # fmt: skip
-                    await asyncio.to_thread(record_success, self.engine, carrier, now)
-                    accepted_total += len(done)
+                try:
+                    accepted_total += await self._subscribe_claimed(client, carrier, rows, callback)
+                except BaseException:
+                    self._unclaim(rows, now + LEASE)
+                    raise
+        return accepted_total
+
+    async def _subscribe_claimed(
+        self, client: CarrierClient, carrier: str, rows: list[Any], callback: str
+    ) -> int:
+        accepted_total = 0
+        size = max(client.adapter.batch_size, 1)
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
+            refs = _refs(batch, self.config)
+            try:
+                result = await self._call(client, carrier, client.adapter.subscribe, refs, callback)
+            except CarrierAPIError as exc:
+                log.warning("subscribing %s numbers failed: %s", carrier, exc)
+                now = self.clock.now()
+                await asyncio.to_thread(self._release, batch, now, failed=True)
+                await asyncio.to_thread(record_failure, self.engine, carrier, now, str(exc))
+                continue
+            accepted = set(result.accepted)
+            now = self.clock.now()
+            done = [r for r in batch if r.tracking_number in accepted]
+            await asyncio.to_thread(self._mark_polled, done, now, True)
+            await asyncio.to_thread(
+                self._release, [r for r in batch if r.tracking_number not in accepted],
+                now, failed=False,
+            )  # fmt: skip
+            await asyncio.to_thread(record_success, self.engine, carrier, now)
+            accepted_total += len(done)
         return accepted_total

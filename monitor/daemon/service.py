@@ -56,11 +56,23 @@ class Daemon:
         self.engine = make_engine(config.database.url)
         upgrade(self.engine)
         register_store_collector(self.engine, config.carriers)
-        push = {c.adapter.name: c.adapter for c in clients if c.adapter.supports_push}
-        self.ctx = AppContext(self.engine, config, clock, push_adapters=push)
+        push = {c.push_name or c.adapter.name: c for c in clients if c.adapter.supports_push}
+        carriers: dict[str, frozenset[str]] = {}
+        for c in clients:
+            if c.adapter.supports_push:
+                name = c.push_name or c.adapter.name
+                carriers[name] = carriers.get(name, frozenset()) | c.carriers
+        self.ctx = AppContext(
+            self.engine, config, clock,
+            push_adapters={name: c.adapter for name, c in push.items()},
+            push_carriers=carriers,
+        )  # fmt: skip
+        self.stopping = False  # set on SIGTERM: jobs claim nothing new
+        self.grace_seconds = config.daemon.shutdown_grace_seconds
         self.poller = Poller(
-            self.engine, config, clients, clock, callback_base=config.daemon.public_url
-        )
+            self.engine, config, clients, clock, callback_base=config.daemon.public_url,
+            should_stop=lambda: self.stopping,
+        )  # fmt: skip
         self.scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
@@ -76,20 +88,28 @@ class Daemon:
 
     # -- jobs ---------------------------------------------------------------------------
 
-    def _beat(self, job: str) -> None:
-        self.ctx.heartbeats[job] = self.clock.now()
-
     async def _guarded(self, job: str, work: Callable[[], Awaitable[Any]]) -> None:
-        """One failing tick is logged and retried on the next; it never kills the job."""
+        """One failing tick is logged and retried on the next; it never kills the job. Its
+        outcome is what /readyz reports: when it last finished, and whether it failed."""
+        if self.stopping:
+            return  # a run the scheduler started just before shutdown: claim nothing new
         task = asyncio.current_task()
         if task is not None:
             self.inflight.add(task)
         try:
             await work()
-        except Exception:
+        except asyncio.CancelledError:
+            if not self.stopping:
+                raise
+            # Cancelled after the shutdown grace period; the job released what it claimed.
+            log.warning("%s: cancelled at shutdown after %.0f s", job, self.grace_seconds)
+        except Exception as exc:
             log.exception("%s tick failed", job)
+            self.ctx.job_errors[job] = f"{type(exc).__name__}: {exc}"[:300]
+        else:
+            self.ctx.job_errors.pop(job, None)
         finally:
-            self._beat(job)
+            self.ctx.heartbeats[job] = self.clock.now()
             if task is not None:
                 self.inflight.discard(task)
 
@@ -150,38 +170,48 @@ class Daemon:
 
         await self._guarded("resend", work)
 
+    def _every(self, job: str, run: Callable[[], Awaitable[None]], seconds: float,
+               **options: Any) -> None:  # fmt: skip
+        self.ctx.job_intervals[job] = seconds
+        self.scheduler.add_job(run, "interval", seconds=seconds, id=job, **options)
+
     def start_scheduler(self) -> None:
         every = self.config.daemon
-        self.scheduler.add_job(self.poll, "interval", seconds=every.poll_interval_seconds,
-                               id="poll", next_run_time=_soon())  # fmt: skip
+        self._every("poll", self.poll, every.poll_interval_seconds, next_run_time=_soon())
         if every.public_url and self.ctx.push_adapters:
-            self.scheduler.add_job(self.subscribe, "interval",
-                                   seconds=every.subscribe_interval_seconds, id="subscribe",
-                                   next_run_time=_soon())  # fmt: skip
-        self.scheduler.add_job(self.detect, "interval", seconds=every.detect_interval_seconds,
-                               id="detect", next_run_time=_soon())  # fmt: skip
-        self.scheduler.add_job(self.refresh_lanes, "interval", hours=1, id="lanes",
-                               next_run_time=_soon())  # fmt: skip
+            self._every("subscribe", self.subscribe, every.subscribe_interval_seconds,
+                        next_run_time=_soon())  # fmt: skip
+        self._every("detect", self.detect, every.detect_interval_seconds, next_run_time=_soon())
+        self._every("lanes", self.refresh_lanes, 3600, next_run_time=_soon())
         # Monday 09:00 in the shop's zone: operations managers read it at the weekly meeting.
+        self.ctx.job_intervals["scorecard"] = 7 * 24 * 3600
         self.scheduler.add_job(self.publish_scorecard, CronTrigger(
             day_of_week="mon", hour=9, minute=0, timezone=str(report_zone(self.config))
         ), id="scorecard")  # fmt: skip
         if self.routes:
-            self.scheduler.add_job(self.deliver, "interval",
-                                   seconds=every.deliver_interval_seconds, id="deliver",
-                                   next_run_time=_soon())  # fmt: skip
-            self.scheduler.add_job(self.resend, "interval", seconds=60, id="resend")
+            self._every("deliver", self.deliver, every.deliver_interval_seconds,
+                        next_run_time=_soon())  # fmt: skip
+            self._every("resend", self.resend, 60)
         self.scheduler.start()
         self.ctx.scheduler_running = True
 
-    async def stop_scheduler(self, grace_seconds: float = 60) -> None:
-        """Start nothing new; let the ticks in hand (a poll batch, a detection) finish."""
+    async def stop_scheduler(self, grace_seconds: float | None = None) -> None:
+        """SIGTERM: start nothing new and stop claiming; let the jobs in hand (a poll round,
+        a detection, a delivery) finish within the grace period; then cancel what is left,
+        which releases its claims (poll leases, outbox rows) instead of leaving them to lapse.
+        """
+        grace = self.grace_seconds if grace_seconds is None else grace_seconds
+        self.stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         pending = [t for t in self.inflight if not t.done()]
         if pending:
-            log.info("waiting for %d running job(s) to finish", len(pending))
-            await asyncio.wait(pending, timeout=grace_seconds)
+            log.info("waiting up to %.0f s for %d running job(s)", grace, len(pending))
+            _, late = await asyncio.wait(pending, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=10)
         self.ctx.scheduler_running = False
 
     # -- serving ------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def ingest_rows(
     now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    parser = RecordParser(config)
+    parser = RecordParser(config, now)
     report = ImportReport()
     batch: list[ShipmentRecord] = []
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from carriers.registry import CARRIERS, normalize_carrier
 from carriers.status import ParcelStatus, parse_status
+from monitor.clock import implausible_moment
 from monitor.config import PLATFORMS, Config
 from monitor.geo import normalize_province, province_from_address
 
@@ -112,6 +114,7 @@ class ShipmentRecord:
         return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
+MAX_AMOUNT = 1e9  # yuan; an order worth more is a unit error, not an order
 _TIME_PATTERNS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%d")
 
 
@@ -136,20 +139,28 @@ def parse_time(value: str, zone: ZoneInfo) -> datetime:
 class RecordParser:
     """Turns raw column->value mappings into ShipmentRecords for one config."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, now: datetime | None = None) -> None:
         self.config = config
+        self.now = now or datetime.now(UTC)
         self.carrier_aliases = config.carrier_aliases()
         self.zones = {w.id: ZoneInfo(w.timezone) for w in config.warehouses}
         self.default_warehouse = config.warehouses[0].id if len(config.warehouses) == 1 else None
 
     def parse(self, raw: dict[str, Any]) -> ShipmentRecord:
         row = {k: ("" if v is None else str(v).strip()) for k, v in raw.items()}
+        for column, value in row.items():
+            if "\x00" in value:
+                # PostgreSQL text cannot hold NUL; no ERP field has a reason to.
+                raise RowError(column, "contains a NUL character")
         order_id = row.get("order_id", "")
         if not order_id:
             raise RowError("order_id", "missing order id")
         warehouse = self._warehouse(row.get("warehouse", ""))
         zone = self.zones.get(warehouse, ZoneInfo("Asia/Shanghai"))
         times = {name: self._time(row, name, zone) for name in TIME_FIELDS}
+        for name, moment in times.items():
+            if moment is not None and (reason := implausible_moment(moment, self.now)):
+                raise RowError(name, reason)
         if times["paid_at"] is None:
             raise RowError("paid_at", "missing payment time")
         carrier = self._carrier(row.get("carrier", ""))
@@ -236,7 +247,12 @@ class RecordParser:
         if times["delivered_at"]:
             return ParcelStatus.DELIVERED, None
         if times["picked_up_at"]:
-            return ParcelStatus.IN_TRANSIT, None
+            # Only a later scan says it has left the pickup point (the stall clock after
+            # pickup is shorter than the one in transit: docs/rules.md "stalled").
+            later = times["last_event_at"]
+            if later is not None and later > times["picked_up_at"]:
+                return ParcelStatus.IN_TRANSIT, None
+            return ParcelStatus.PICKED_UP, None
         if times["shipped_at"] or tracking:
             return ParcelStatus.LABEL_CREATED, None
         return ParcelStatus.AWAITING_SHIPMENT, None
@@ -267,6 +283,8 @@ class RecordParser:
             amount = float(value.replace(",", "").replace("¥", "").replace("￥", ""))
         except ValueError:
             raise RowError("amount", f"not a number: {value!r}") from None
+        if not math.isfinite(amount) or amount > MAX_AMOUNT:
+            raise RowError("amount", f"not a plausible amount: {value!r}")
         if amount < 0:
             raise RowError("amount", f"negative amount {amount}")
         return amount

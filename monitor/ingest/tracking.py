@@ -9,21 +9,25 @@ one transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from carriers.base import TrackingUpdate
 from carriers.status import ParcelStatus
+from monitor.clock import EARLIEST_MOMENT, implausible_moment
 from monitor.ingest.parcel_events import lifecycle_outbox_rows
 from monitor.ingest.poll_schedule import PlanInput, next_poll_at
 from monitor.ingest.writer import event_key, insert_ignoring_duplicates
-from monitor.metrics.instruments import EVENTS_INGESTED
+from monitor.metrics.instruments import EVENTS_INGESTED, EVENTS_REJECTED
 from monitor.store.tables import OUTBOX, SHIPMENTS, TRACKING_EVENTS
 
+log = logging.getLogger(__name__)
+MAX_ESTIMATE_AHEAD = timedelta(days=120)  # an estimated delivery further out is noise
 NOT_A_SCAN = frozenset(
     {ParcelStatus.AWAITING_SHIPMENT, ParcelStatus.LABEL_CREATED, ParcelStatus.UNKNOWN}
 )
@@ -44,6 +48,38 @@ def _stored(conn: Connection, numbers: list[str]) -> dict[str, list[Any]]:
     return rows
 
 
+def plausible(update: TrackingUpdate, now: datetime) -> TrackingUpdate:
+    """The update as parcelwatch can believe it: scans dated before 2000 or days ahead are
+    dropped (logged and counted; one 9999-12-31 must not poison every threshold later), an
+    implausible estimate is forgotten, and NUL characters (which PostgreSQL text refuses and
+    no scan text needs) are removed from the carrier's words."""
+    kept = []
+    changed = False
+    for event in update.events:
+        reason = implausible_moment(event.occurred_at, now)
+        if reason is not None:
+            log.warning("%s %s: scan dropped, %s", update.carrier, update.tracking_number, reason)
+            EVENTS_REJECTED.labels(source=update.source, reason="implausible_time").inc()
+            changed = True
+            continue
+        if any("\x00" in (v or "") for v in (event.raw_text, event.raw_code, event.location)):
+            changed = True
+            event = replace(
+                event,
+                raw_text=event.raw_text.replace("\x00", ""),
+                raw_code=event.raw_code.replace("\x00", "") if event.raw_code else None,
+                location=event.location.replace("\x00", "") if event.location else None,
+            )
+        kept.append(event)
+    estimate = update.expected_delivery_at
+    if estimate is not None and (estimate > now + MAX_ESTIMATE_AHEAD or estimate < EARLIEST_MOMENT):
+        estimate, changed = None, True
+    if not changed:
+        return update
+    status = update.status if kept or not update.events else ParcelStatus.UNKNOWN
+    return replace(update, events=tuple(kept), expected_delivery_at=estimate, status=status)
+
+
 def apply_updates(
     engine: Engine,
     updates: Sequence[TrackingUpdate],
@@ -56,6 +92,7 @@ def apply_updates(
     tracking API pushes updates (polled rarely); `plan` carries the thresholds for
     scheduling the next poll."""
     result = ApplyResult()
+    updates = [plausible(u, now) for u in updates]
     if not updates:
         return result
     with engine.begin() as conn:
@@ -70,6 +107,17 @@ def apply_updates(
                 continue
             result.events += len(upd.events)
             EVENTS_INGESTED.labels(carrier=upd.carrier, source=upd.source).inc(len(upd.events))
+            if upd.carriers_allowed is not None:
+                foreign = [r for r in rows if r.carrier not in upd.carriers_allowed]
+                if foreign:
+                    log.warning(
+                        "%s update for %s ignored for %d parcel(s) of carriers tracked by "
+                        "another account", upd.source, upd.tracking_number, len(foreign),
+                    )  # fmt: skip
+                    EVENTS_REJECTED.labels(source=upd.source, reason="foreign_account").inc(
+                        len(upd.events) * len(foreign)
+                    )
+                    rows = [r for r in rows if r.carrier in upd.carriers_allowed]
             for row in rows:  # one parcel can carry several orders
                 events.extend(_event_rows(row.id, upd, now))
                 change = _state_change(row, upd, now, subscribed, plan)
@@ -128,6 +176,7 @@ def _state_change(
         "carrier": upd.carrier or row.carrier,
         "tracking_stopped_at": now if upd.stopped else row.tracking_stopped_at,
         "subscribed_at": row.subscribed_at or (now if subscribed else None),
+        "answered_at": now,  # the carrier said something about it (migration 0007)
     }
     if upd.stopped and upd.resubscribe:
         # The API stopped pushing but takes the number again later (Kuaidi100 `abort`: no
@@ -149,8 +198,10 @@ def _state_change(
         subscribed=values["subscribed_at"] is not None and not upd.stopped,
         thresholds=plan.for_parcel(row) if plan else None,
     )
-    unchanged = all(
-        values[k] == getattr(row, k) for k in values if k not in ("b_id", "next_poll_at")
+    unchanged = row.answered_at is not None and all(
+        values[k] == getattr(row, k)
+        for k in values
+        if k not in ("b_id", "next_poll_at", "answered_at")
     )
     if unchanged and not moves_forward:
         return None

@@ -31,6 +31,11 @@ EVENTS_INGESTED = Counter(
     "Tracking events received (before de-duplication), by carrier and source (poll, push).",
     ["carrier", "source"],
 )
+EVENTS_REJECTED = Counter(
+    "parcelwatch_tracking_events_rejected",
+    "Carrier scans not stored because they cannot be true (e.g. dated before 2000 or days ahead).",
+    ["source", "reason"],
+)
 UNKNOWN_CODES = Counter(
     "parcelwatch_carrier_unknown_codes",
     "Carrier status codes parcelwatch does not know (mapped to unknown), by API and code.",
@@ -50,6 +55,10 @@ ALERTS_OPENED = Counter(
     "parcelwatch_alerts_opened",
     "Alerts opened by detection, by kind and carrier.",
     ["kind", "carrier"],
+)
+PARCELS_SKIPPED = Counter(
+    "parcelwatch_detection_skipped_parcels",
+    "Parcels a detection tick could not evaluate because a stored time is impossible.",
 )
 LAST_DETECTION = Gauge(
     "parcelwatch_last_detection_timestamp_seconds",

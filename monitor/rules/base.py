@@ -40,6 +40,7 @@ PARCEL_COLUMNS = (
     "sub_reason",
     "last_polled_at",
     "subscribed_at",
+    "answered_at",
 )
 TIME_COLUMNS = (
     "paid_at",
@@ -50,6 +51,7 @@ TIME_COLUMNS = (
     "expected_delivery_at",
     "last_polled_at",
     "subscribed_at",
+    "answered_at",
 )
 SUBJECT_COLUMNS = (
     "shipment_id",
@@ -111,14 +113,15 @@ class RuleContext:
 
     @cached_property
     def awaiting_first_check(self) -> np.ndarray:
-        """Parcels of a carrier we track that we have not yet asked (nor subscribed). Their
-        imported state may be hours old; judging them on it would flood the queue with
-        no-pickup and stall alerts that the first answer clears. Carriers without a
-        tracking API configured are judged on what the imports say."""
+        """Parcels of a carrier we track that the carrier has not yet answered about (by a
+        poll answer or a push; a subscription alone says nothing). Their imported state may
+        be hours old; judging them on it would flood the queue with no-pickup and stall
+        alerts that the first answer clears. Carriers without a tracking API configured are
+        judged on what the imports say."""
         p = self.parcels
         tracked = p["carrier"].isin(list(self.config.carriers)).to_numpy(dtype=bool)
-        never_asked = (p["last_polled_at"].isna() & p["subscribed_at"].isna()).to_numpy(dtype=bool)
-        return tracked & never_asked
+        answered = p["answered_at"].notna() | p["last_polled_at"].notna()
+        return tracked & ~answered.to_numpy(dtype=bool)
 
     def status_in(self, *statuses: str) -> np.ndarray:
         return self.parcels["status"].isin(statuses).to_numpy(dtype=bool)

@@ -45,6 +45,8 @@ class Week:
         if match is None:
             raise WeekError(f"not an ISO week: {text!r}; expected the form 2026-W47")
         year, number = int(match.group(1)), int(match.group(2))
+        if not 2000 <= year <= 9000:  # week boundaries in the shop's zone need real years
+            raise WeekError(f"{text.strip()!r}: no scorecard before 2000 or after 9000")
         try:
             date.fromisocalendar(year, number, 1)
         except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -34,11 +35,22 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+MIGRATION_LOCK = zlib.crc32(b"parcelwatch:migrations")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply Alembic migrations up to `revision` on this engine's database."""
+    """Apply Alembic migrations up to `revision` on this engine's database.
+
+    On PostgreSQL the whole upgrade runs in one transaction under an advisory transaction
+    lock, so replicas started together take turns: the first migrates, the others wait for
+    its commit and then find nothing to do (without the lock both create `alembic_version`
+    and the second dies on a unique violation). DDL is transactional there, so a crash
+    mid-migration leaves the previous schema. SQLite is one process by construction."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 

@@ -61,6 +61,9 @@ class Shipment(SQLModel, table=True):
     next_poll_at: datetime | None = _utc(index=True)
     poll_lease_until: datetime | None = _utc()
     last_polled_at: datetime | None = _utc()
+    # When the carrier last answered about it (a poll answer or a push): carrier-side rules
+    # wait for the first answer, not for the subscription (migration 0007).
+    answered_at: datetime | None = _utc()
     poll_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     subscribed_at: datetime | None = _utc()  # registered for push with the tracking API
     tracking_stopped_at: datetime | None = _utc()  # the API stopped tracking it

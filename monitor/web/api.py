@@ -13,7 +13,15 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from alerts.model import Action
-from monitor.alert_queue import ActionError, AlertFilter, act, count_alerts, history, list_alerts
+from monitor.alert_queue import (
+    MAX_ID,
+    ActionError,
+    AlertFilter,
+    act,
+    count_alerts,
+    history,
+    list_alerts,
+)
 from monitor.alert_queue import get_alert as fetch_alert
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
@@ -66,7 +74,7 @@ def build_api_router(ctx: AppContext) -> APIRouter:
         accepted = report.rows - len(report.rejected)
         return JSONResponse(body, status_code=422 if report.rejected and not accepted else 200)
 
-    @router.get("/api/v1/shipments/{order_id}", tags=["shipments"])
+    @router.get("/api/v1/shipments/{order_id:path}", tags=["shipments"])
     def get_shipment(request: Request, order_id: str) -> dict[str, Any]:
         who(request, "viewer")
         with ctx.engine.connect() as conn:
@@ -97,7 +105,7 @@ def build_api_router(ctx: AppContext) -> APIRouter:
         province: str | None = None,
         platform: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     ) -> dict[str, Any]:
         who(request, "viewer")
         where = AlertFilter(

@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from monitor import __version__
 from monitor.web.api import build_api_router
 from monitor.web.context import AppContext
+from monitor.web.limits import BodyLimit
 from monitor.web.ops import build_ops_router
 from monitor.web.pages import build_router as build_page_router
 from monitor.web.sessions import session_secret
@@ -47,6 +48,11 @@ def create_app(ctx: AppContext) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.add_middleware(
+        BodyLimit,
+        push_bytes=ctx.config.daemon.max_push_bytes,
+        other_bytes=ctx.config.daemon.max_request_bytes,
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(ctx.config.auth),

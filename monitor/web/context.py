@@ -21,9 +21,15 @@ class AppContext:
     engine: Engine
     config: Config
     clock: Clock
-    push_adapters: Mapping[str, TrackingAdapter] = field(default_factory=dict)  # by API name
-    # Set by the scheduler's jobs; /readyz reports the daemon not ready when they stall.
-    heartbeats: dict[str, datetime] = field(default_factory=dict)
+    push_adapters: Mapping[str, TrackingAdapter] = field(default_factory=dict)  # by push name
+    # The carriers each push path may update (unset: any): an account's push never moves a
+    # parcel of a carrier configured on another API.
+    push_carriers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Set by the scheduler's jobs; /readyz reports the daemon not ready when one stalls
+    # (judged by its own interval) or its last run failed.
+    heartbeats: dict[str, datetime] = field(default_factory=dict)  # last run finished
+    job_intervals: dict[str, float] = field(default_factory=dict)  # seconds between runs
+    job_errors: dict[str, str] = field(default_factory=dict)  # last run's error, if it failed
     scheduler_running: bool = False
 
     def __post_init__(self) -> None:

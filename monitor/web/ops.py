@@ -14,6 +14,15 @@ from monitor.web.context import AppContext
 STALE_AFTER_SECONDS = 600
 
 
+def stale_after(interval_seconds: float | None) -> float:
+    """How long a job may go without finishing a run before the daemon is not ready: three of
+    its own intervals (two missed runs are a hiccup), and never less than ten minutes (a
+    detection tick at peak may take a while). The hourly lane figures get three hours."""
+    if interval_seconds is None:
+        return STALE_AFTER_SECONDS
+    return max(STALE_AFTER_SECONDS, 3 * interval_seconds)
+
+
 def build_ops_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["ops"])
 
@@ -33,8 +42,11 @@ def build_ops_router(ctx: AppContext) -> APIRouter:
             problems.append("scheduler not running")
         now = ctx.clock.now()
         for job, beat in ctx.heartbeats.items():
+            error = ctx.job_errors.get(job)
+            if error is not None:
+                problems.append(f"job {job} failed on its last run: {error}")
             lag = (now - beat).total_seconds()
-            if lag > STALE_AFTER_SECONDS * _clock_speed(ctx):
+            if lag > stale_after(ctx.job_intervals.get(job)) * _clock_speed(ctx):
                 problems.append(f"job {job} last ran {lag:.0f} s ago")
         status = 503 if problems else 200
         return JSONResponse({"ready": not problems, "problems": problems}, status_code=status)

@@ -121,7 +121,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     def queue(request: Request, page: int = 1, sort: str = "severity") -> Response:
         viewer = reader(request)
         where = filters_from(request)
-        page = max(page, 1)
+        page = min(max(page, 1), 10**9)
         counts = count_alerts(ctx.engine, where)
         total = sum(counts.values())
         rows = list_alerts(ctx.engine, where, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort)
@@ -155,7 +155,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             headers={"Content-Disposition": 'attachment; filename="parcelwatch-alerts.csv"'},
         )
 
-    @router.get("/parcels/{order_id}", response_class=HTMLResponse)
+    @router.get("/parcels/{order_id:path}", response_class=HTMLResponse)
     def parcel(request: Request, order_id: str) -> Response:
         viewer = reader(request)
         with ctx.engine.connect() as conn:

@@ -9,6 +9,7 @@ carrier sends the push again. Detection picks the change up on its own tick.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -42,7 +43,9 @@ def build_webhook_router(ctx: AppContext) -> APIRouter:
         except ValueError as exc:
             PUSHES_REJECTED.labels(api=api, reason="malformed").inc()
             raise HTTPException(400, f"malformed push: {exc}") from exc
-        await ctx.push_writer.submit(parsed.updates)
+        allowed = ctx.push_carriers.get(api)
+        updates = [replace(u, carriers_allowed=allowed) for u in parsed.updates]
+        await ctx.push_writer.submit(updates)
         return Response(parsed.reply_body, media_type=parsed.reply_content_type)
 
     return router
