@@ -38,7 +38,7 @@ MOVING_STATUSES = frozenset(
 )
 
 # The names Chinese ERP exports and carrier portals use for each status. Every name maps to
-# exactly one status (see tests/test_carrier_registry.py).
+# exactly one status (see tests/carriers/test_status_tables.py).
 STATUS_NAMES_ZH: dict[ParcelStatus, tuple[str, ...]] = {
     ParcelStatus.AWAITING_SHIPMENT: ("待发货", "未发货", "已付款"),
     ParcelStatus.LABEL_CREATED: ("已发货", "待揽收", "已下单", "已打单"),

@@ -273,6 +273,10 @@ class AuthConfig(Strict):
     users: list[AuthUser] = []
     # Signs the session cookie; every replica needs the same one (from the environment).
     session_secret_env: str = "PARCELWATCH_SESSION_SECRET"
+    # Behind a reverse proxy that terminates TLS: believe its X-Forwarded-Proto (for Secure
+    # cookies) and X-Forwarded-For (for throttling sign-ins per address). Off by default, as
+    # any client can send those headers.
+    trust_proxy_headers: bool = False
 
 
 class DaemonConfig(Strict):

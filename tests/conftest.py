@@ -1,18 +1,21 @@
-"""Shared fixtures: a migrated SQLite store per test, and one real PostgreSQL server per run
-for the tests that run against both backends."""
+"""Shared fixtures: a migrated SQLite store per test, one real PostgreSQL server per run for
+the tests that run against both backends, and the process-wide /metrics left as it was.
+
+Helpers that tests import live in tests/support/ (imported as `tests.support.…`); fixtures
+live here or in the conftest.py of the directory that needs them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, text
-from support.postgres import running_postgres
 
-from monitor.config import Config, parse_config
+from monitor.metrics import collectors
 from monitor.store.db import make_engine, upgrade
+from tests.support.postgres import running_postgres
 
 TABLES = (
     "outbox",
@@ -23,19 +26,9 @@ TABLES = (
     "carrier_health",
     "lane_stats",
     "scorecard_report",
+    "web_session",
+    "login_throttle",
 )
-
-
-def make_config(url: str = "sqlite://", **overrides: Any) -> Config:
-    data: dict[str, Any] = {
-        "database": {"url": url},
-        "warehouses": [
-            {"id": "hz1", "province": "浙江", "timezone": "Asia/Shanghai", "calendar": "cn"},
-            {"id": "gz1", "province": "广东", "timezone": "Asia/Shanghai", "calendar": "every-day"},
-        ],
-    }
-    data.update(overrides)
-    return parse_config(data, "<test>")
 
 
 @pytest.fixture
@@ -70,3 +63,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     with pg.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     yield pg
+
+
+@pytest.fixture
+def default_registry_collector() -> Iterator[None]:
+    """Leave the process-wide /metrics as it was: no collector bound to a test's store."""
+    yield
+    if collectors._registered is not None:
+        REGISTRY.unregister(collectors._registered)
+        collectors._registered = None

@@ -4,7 +4,7 @@ statistics, faults on demand, the clock and the 17TRACK webhook address."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,19 +16,8 @@ from carriers.sim.model import ParcelPlan
 from carriers.sim.params import parse_time, text_or_none
 from carriers.sim.state import SimState
 
-Handler = Callable[[Request], Awaitable[Response]]
-TRACK17_BATCH = 40
-# 17TRACK codes: -18010002, -18019902 and -18010012 are seen in real answers (docs/carrier-apis.md
-# "17TRACK endpoints and auth"); the other two are the simulator's own for cases the reference does
-# not cover.
-T17_INVALID_KEY = -18010002
-T17_NOT_REGISTERED = -18019902
-T17_ALREADY_REGISTERED = -18010012
-T17_BAD_REQUEST = -18010001
-T17_INVALID_NUMBER = -18019901
 
-
-class _Admin:
+class Admin:
     """Test and demo endpoints; never faulted."""
 
     def __init__(self, state: SimState) -> None:

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from carriers.sim.admin import _Admin
+from carriers.sim.admin import Admin
 from carriers.sim.clock import SimClock
 from carriers.sim.faults import FaultInjector, Faults
 from carriers.sim.model import SimWorld
@@ -124,7 +124,7 @@ def create_app(
         return JSONResponse({"pushes": await push_round(state, client)})
 
     api = _Api(state)
-    admin = _Admin(state)
+    admin = Admin(state)
     routes = [
         Route("/poll/query.do", api.faulty("kuaidi100.query", api.query), methods=["POST"]),
         Route("/poll", api.faulty("kuaidi100.subscribe", api.subscribe), methods=["POST"]),

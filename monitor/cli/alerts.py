@@ -25,14 +25,12 @@ from monitor.cli.common import (
     config_option,
     err,
     fail,
-    jsonable,
     load,
-    local_time,
     open_store,
     out,
     parse_moment,
-    text,
 )
+from monitor.cli.output import jsonable, local_time, text
 from monitor.clock import SystemClock
 
 

@@ -1,5 +1,6 @@
 """What every `parcelwatch` command shares: the `--config` option, loading the config and the
-store, reading a moment, error output with exit codes, and text for tables and JSON.
+store, reading a moment, error output with exit codes. Light on purpose: `parcelwatch import`
+should not pay for pandas (monitor/cli/output.py has the table and JSON helpers).
 
 Exit codes: 0 ok, 1 failure, 2 bad usage or bad input."""
 
@@ -15,7 +16,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-import pandas as pd
 from rich.console import Console
 
 from monitor.clock import SystemClock
@@ -69,28 +69,6 @@ def parse_moment(value: str | None, config: Config) -> datetime:
         zone = config.warehouses[0].timezone if config.warehouses else "Asia/Shanghai"
         moment = moment.replace(tzinfo=ZoneInfo(zone))
     return moment
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp | datetime):
-        return value.isoformat()
-    if value is None or (not isinstance(value, dict | list | str) and pd.isna(value)):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def local_time(value: Any, config: Config, warehouse: Any) -> str:
-    if value is None or pd.isna(value):
-        return ""
-    wh = config.warehouse(str(warehouse)) if warehouse else None
-    zone = ZoneInfo(wh.timezone if wh else "Asia/Shanghai")
-    return pd.Timestamp(value).tz_convert(zone).strftime("%m-%d %H:%M")
-
-
-def text(value: Any) -> str:
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
 def exit_quietly_on_sigterm() -> None:

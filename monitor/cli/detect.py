@@ -14,14 +14,12 @@ from rich.table import Table
 
 from monitor.cli.common import (
     config_option,
-    jsonable,
     load,
-    local_time,
     open_store,
     out,
     parse_moment,
-    text,
 )
+from monitor.cli.output import jsonable, local_time, text
 from monitor.config import Config
 from monitor.detection import detect as detect_exceptions
 

@@ -33,6 +33,7 @@ from monitor.daemon.service import Daemon
 from monitor.demo.sample import DEMO_WAREHOUSES, generate_shop, write_csv
 from monitor.ingest import import_file
 from monitor.web.auth import hash_token
+from monitor.web.sessions import hash_password
 
 DEMO_DIR = Path("demo")
 # History an ERP export would not have for a live shop: the simulator produces it instead.
@@ -59,6 +60,10 @@ def demo_config(db_url: str, *, sim_url: str, public_url: str, token: str, passw
                 "anonymous_read": True,
                 "tokens": [
                     {"name": "demo-lead", "role": "lead", "token_sha256": hash_token(token)}
+                ],
+                # The sign-in the demo prints: `lead` with this run's password.
+                "users": [
+                    {"name": "lead", "role": "lead", "password_hash": hash_password(password)}
                 ],
             },
             "daemon": {

@@ -76,7 +76,10 @@ def plausible(update: TrackingUpdate, now: datetime) -> TrackingUpdate:
         estimate, changed = None, True
     if not changed:
         return update
-    status = update.status if kept or not update.events else ParcelStatus.UNKNOWN
+    status = update.status
+    if len(kept) < len(update.events):
+        # The answer's overall status may come from the dropped scan: trust the last kept one.
+        status = max(kept, key=lambda e: e.occurred_at).status if kept else ParcelStatus.UNKNOWN
     return replace(update, events=tuple(kept), expected_delivery_at=estimate, status=status)
 
 

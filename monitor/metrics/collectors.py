@@ -3,9 +3,9 @@
 Everything the store knows (parcels on their way, open alerts, the outbox, carrier health,
 lane figures) is read by one aggregate query per family on every scrape and returned as fresh
 metric families, never kept in global gauges: concurrent scrapes cannot race, and a label set
-that disappears from the store disappears from /metrics (docs/observability.md "Store collectors",
-"Collectors"). `describe()` returns the families without samples, so registering the
-collector runs no query.
+that disappears from the store disappears from /metrics (docs/observability.md "Store
+collectors"). `describe()` returns the families without samples, so registering the collector
+runs no query.
 
 Families: `parcelwatch_parcels_active{carrier,status}`, `parcelwatch_alerts_open{kind,severity,
 carrier,warehouse}`, `parcelwatch_alerts_open_by_province{kind,province}`,

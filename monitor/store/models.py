@@ -242,3 +242,27 @@ class ScorecardReport(SQLModel, table=True):
     week: str = Field(primary_key=True)  # ISO week, e.g. 2026-W47
     generated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser session, kept server-side so that signing out (or a changed
+    password) ends it everywhere, not only in the browser that holds the cookie."""
+
+    __tablename__ = "web_session"
+
+    id: str = Field(primary_key=True)  # random, in the signed cookie
+    user: str = Field(index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per user and per address (`user:<name>`, `addr:<ip>`), with the moment
+    until which that key may not try again."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True)
+    failures: int = 0
+    locked_until: datetime | None = _utc()
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -15,11 +15,13 @@ from monitor.store.models import (
     AlertEvent,
     CarrierHealth,
     LaneStats,
+    LoginThrottle,
     OutboxDelivery,
     OutboxMessage,
     ScorecardReport,
     Shipment,
     TrackingEvent,
+    WebSession,
 )
 
 
@@ -38,3 +40,5 @@ OUTBOX_DELIVERIES = table_of(OutboxDelivery)
 CARRIER_HEALTH = table_of(CarrierHealth)
 LANE_STATS = table_of(LaneStats)
 SCORECARD_REPORTS = table_of(ScorecardReport)
+WEB_SESSIONS = table_of(WebSession)
+LOGIN_THROTTLE = table_of(LoginThrottle)

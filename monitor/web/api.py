@@ -31,6 +31,7 @@ from monitor.scorecard.render import as_dict
 from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
 from monitor.web.auth import require
 from monitor.web.context import AppContext
+from monitor.web.errors import AUTH, BAD_REQUEST, CONFLICT, NOT_FOUND, TOO_LARGE
 
 
 class ActionBody(BaseModel):
@@ -44,7 +45,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_api_router(ctx: AppContext) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(responses={**BAD_REQUEST, **TOO_LARGE, **AUTH, **NOT_FOUND})
     auth = ctx.config.auth
 
     def who(request: Request, role: str) -> str:
@@ -128,7 +129,7 @@ def build_api_router(ctx: AppContext) -> APIRouter:
         body["history"] = [_jsonable(h) for h in history(ctx.engine, alert_id)]
         return body
 
-    @router.post("/api/v1/alerts/{alert_id}/{action}", tags=["alerts"])
+    @router.post("/api/v1/alerts/{alert_id}/{action}", tags=["alerts"], responses=CONFLICT)
     def alert_action(
         request: Request, alert_id: int, action: str, body: ActionBody | None = None
     ) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from monitor.web.context import AppContext
 from monitor.web.limits import BodyLimit
 from monitor.web.ops import build_ops_router
 from monitor.web.pages import build_router as build_page_router
-from monitor.web.sessions import session_secret
+from monitor.web.security import SecurityHeaders
+from monitor.web.sessions import SESSION_LIFETIME, session_secret
 from monitor.web.webhooks import build_webhook_router
 
 STATIC = Path(__file__).with_name("static")
@@ -58,6 +59,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         secret_key=session_secret(ctx.config.auth),
         session_cookie="parcelwatch_session",
         same_site="lax",
-        max_age=12 * 3600,  # a working day; then sign in again
+        max_age=int(SESSION_LIFETIME.total_seconds()),
     )
+    # Outermost, so that it also sees the session cookie being set.
+    app.add_middleware(SecurityHeaders, trust_proxy=ctx.config.auth.trust_proxy_headers)
     return app

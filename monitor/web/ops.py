@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from monitor import __version__
 from monitor.web.context import AppContext
+from monitor.web.errors import BAD_REQUEST, UNAVAILABLE
 
 STALE_AFTER_SECONDS = 600
 
@@ -24,13 +25,13 @@ def stale_after(interval_seconds: float | None) -> float:
 
 
 def build_ops_router(ctx: AppContext) -> APIRouter:
-    router = APIRouter(tags=["ops"])
+    router = APIRouter(tags=["ops"], responses=BAD_REQUEST)
 
     @router.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses=UNAVAILABLE)
     def readyz() -> JSONResponse:
         problems = []
         try:

@@ -30,8 +30,10 @@ from monitor.alert_queue import (
     list_alerts,
 )
 from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
+from monitor.store.web_auth import clear_failures, locked_until, record_failure
 from monitor.web.context import AppContext
 from monitor.web.i18n import KIND_NAMES, LANGUAGES, TEXT, pick_language
+from monitor.web.security import client_address
 from monitor.web.sessions import (
     Viewer,
     check_password,
@@ -39,6 +41,8 @@ from monitor.web.sessions import (
     csrf_token,
     current_viewer,
     sign_in,
+    sign_out,
+    wall_clock,
 )
 
 PAGE_SIZE = 50
@@ -89,6 +93,8 @@ def build_router(ctx: AppContext) -> APIRouter:
                 "local": local,
                 "viewer": viewer,
                 "csrf": csrf_token(request) if viewer and viewer.can("lead") else "",
+                # Signing out is a form too (a link could be followed by another site).
+                "session_csrf": csrf_token(request) if viewer else "",
                 **values,
             },
         )
@@ -97,13 +103,13 @@ def build_router(ctx: AppContext) -> APIRouter:
         return response
 
     def reader(request: Request) -> Viewer:
-        viewer = current_viewer(request, auth)
+        viewer = current_viewer(request, auth, ctx.engine)
         if viewer is None:
             raise HTTPException(303, headers={"Location": f"/login?next={request.url.path}"})
         return viewer
 
     def writer(request: Request, token: str | None) -> Viewer:
-        viewer = current_viewer(request, auth)
+        viewer = current_viewer(request, auth, ctx.engine)
         if viewer is None or not viewer.can("lead"):
             raise HTTPException(403, "signing in as a lead is needed for this")
         if not csrf_ok(request, token):
@@ -238,9 +244,15 @@ def build_router(ctx: AppContext) -> APIRouter:
             raise HTTPException(400, str(exc)) from exc
         return HTMLResponse(to_html(card))
 
+    def login_form(request: Request, next: str, status: int = 200, **values: Any) -> Response:
+        response = render(request, "login.html", None, next=_safe_next(next),
+                          login_csrf=csrf_token(request), **{"error": False, **values})  # fmt: skip
+        response.status_code = status
+        return response
+
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/") -> Response:
-        return render(request, "login.html", None, next=_safe_next(next), error=False)
+        return login_form(request, next)
 
     @router.post("/login")
     def login(
@@ -248,18 +260,34 @@ def build_router(ctx: AppContext) -> APIRouter:
         user: str = Form(),
         password: str = Form(),
         next: str = Form("/"),
+        csrf: str | None = Form(None),
     ) -> Response:
+        """Sign in: the form's CSRF token (a page of another site cannot sign a browser in
+        as someone else), then the throttle per user and per address, then the password."""
+        if not csrf_ok(request, csrf):
+            return login_form(request, next, 403, error="expired")
+        now = wall_clock()
+        keys = [f"user:{user}", f"addr:{client_address(request, auth.trust_proxy_headers)}"]
+        until = locked_until(ctx.engine, keys, now)
+        if until is not None:
+            wait = max(int((until - now).total_seconds()) + 1, 1)
+            response = login_form(request, next, 429, error="throttled", wait=wait)
+            response.headers["Retry-After"] = str(wait)
+            return response
         viewer = check_password(auth, user, password)
         if viewer is None:
-            response = render(request, "login.html", None, next=_safe_next(next), error=True)
-            response.status_code = 401
-            return response
-        sign_in(request, viewer)
+            record_failure(ctx.engine, keys, now)
+            return login_form(request, next, 401, error=True)
+        clear_failures(ctx.engine, keys[0])
+        sign_in(request, viewer, auth, ctx.engine)
         return RedirectResponse(_safe_next(next), status_code=303)
 
     @router.post("/logout")
-    def logout(request: Request) -> Response:
-        request.session.clear()
+    def logout(request: Request, session_csrf: str | None = Form(None)) -> Response:
+        # Its own field name: the action forms' `csrf` is only on pages of those who may act.
+        if not csrf_ok(request, session_csrf):
+            raise HTTPException(403, "the form has expired (CSRF check failed); reload the page")
+        sign_out(request, ctx.engine)
         return RedirectResponse("/login", status_code=303)
 
     return router

@@ -19,12 +19,13 @@ from carriers.apis import PUSH_NAMES
 from carriers.base import SignatureError
 from monitor.metrics.instruments import PUSHES_REJECTED
 from monitor.web.context import AppContext
+from monitor.web.errors import BAD_REQUEST, PUSH, TOO_LARGE
 
 ApiName = Annotated[str, Path(description=f"The tracking API: {', '.join(PUSH_NAMES)}")]
 
 
 def build_webhook_router(ctx: AppContext) -> APIRouter:
-    router = APIRouter(tags=["carriers"])
+    router = APIRouter(tags=["carriers"], responses={**BAD_REQUEST, **TOO_LARGE, **PUSH})
 
     @router.post("/webhooks/{api}")
     async def receive_push(api: ApiName, request: Request) -> Response:

@@ -1,5 +1,5 @@
 """An in-memory TrackingAdapter for daemon-side tests (the real adapters are tested against
-their wire formats in tests/test_carriers_*.py, and end to end against the simulator)."""
+their wire formats in tests/carriers/, and end to end against the simulator)."""
 
 from __future__ import annotations
 

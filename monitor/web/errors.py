@@ -1,0 +1,38 @@
+"""The error responses the HTTP API really gives, declared once for the OpenAPI schema.
+
+Every error body is `{"error": "<what went wrong and what to do>"}` (the app's exception
+handler). Any request may get 400 (a NUL character in the URL, monitor/web/limits.py); any
+request with a body may get 413 (over the size limit); FastAPI's own validation answers 422
+with its `detail` list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+BAD_REQUEST: Responses = {400: _doc("Malformed request (a NUL character, a bad parameter or body)")}
+TOO_LARGE: Responses = {413: _doc("Request body over the configured limit")}
+AUTH: Responses = {
+    401: _doc("A bearer token (or a signed-in session) is needed"),
+    403: _doc("The identity's role does not allow this"),
+}
+NOT_FOUND: Responses = {404: _doc("No such alert, shipment or action")}
+CONFLICT: Responses = {409: _doc("The alert is not in a state that allows this action")}
+UNAVAILABLE: Responses = {503: _doc("Not ready: the store, the scheduler or a job has a problem")}
+PUSH: Responses = {
+    401: _doc("The push's signature is missing or wrong; nothing was stored"),
+    404: _doc("No such tracking API, or no account of it is configured"),
+}

@@ -1,0 +1,56 @@
+"""Carrier answers into the store (monitor/ingest/tracking.py): events stored once, state that
+only moves forward, unknown numbers reported."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from carriers.status import ParcelStatus
+from monitor.ingest.tracking import apply_updates
+from monitor.store.models import TrackingEvent
+from tests.support.fake_carrier import FakeAdapter, scan
+from tests.support.tracking import JOURNEY, at, events, seed, shipment
+
+
+def test_events_are_stored_once_and_state_only_moves_forward(engine: Engine) -> None:
+    now = at("2026-11-21 10:00")
+    seed(engine, now)
+    fake = FakeAdapter(timelines={"730001": JOURNEY})
+    apply_updates(engine, [fake.update_for("730001")], now)
+    apply_updates(engine, [fake.update_for("730001", source="push")], now)  # same again
+    assert len(events(engine)) == 3
+    s = shipment(engine)
+    assert (s.status, s.picked_up_at, s.last_event_at) == (
+        "in_transit", at("2026-11-20 15:00"), at("2026-11-21 09:00"),
+    )  # fmt: skip
+
+    # An older answer arriving late adds nothing to the state.
+    stale = FakeAdapter(timelines={"730001": JOURNEY[:1]})
+    apply_updates(engine, [stale.update_for("730001")], now)
+    assert shipment(engine).status == "in_transit"
+
+    delivered = [
+        *JOURNEY,
+        scan(at("2026-11-21 16:00"), ParcelStatus.DELIVERED, "已签收，签收人：本人"),
+    ]
+    apply_updates(engine, [FakeAdapter(timelines={"730001": delivered}).update_for("730001")], now)
+    s = shipment(engine)
+    assert (s.status, s.delivered_at, s.next_poll_at) == ("delivered", at("2026-11-21 16:00"), None)
+    assert events(engine)[0].raw_text == "快件已被【中通快递杭州西湖区网点】揽收"
+
+
+def test_unknown_numbers_are_reported_not_stored(engine: Engine) -> None:
+    result = apply_updates(engine, [FakeAdapter().update_for("nope")], at("2026-11-21 10:00"))
+    assert result.unknown == ["nope"] and events(engine) == []
+
+
+@pytest.mark.parametrize("count", [1, 5])
+def test_event_counts_match(engine: Engine, count: int) -> None:
+    now = at("2026-11-21 10:00")
+    seed(engine, now, count=count)
+    fake = FakeAdapter(timelines={f"73{i + 1:04d}": JOURNEY for i in range(count)})
+    apply_updates(engine, [fake.update_for(f"73{i + 1:04d}") for i in range(count)], now)
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(TrackingEvent)).scalar()
+    assert stored == 3 * count
