@@ -1,11 +1,13 @@
 """The store side of signing in: server-side sessions (created at sign-in, ended at sign-out,
 expired after a working day) and the throttle on failed sign-ins.
 
-Throttle: each key (`user:<name>`, `addr:<ip>`) may fail FREE_FAILURES times; every further
-failure locks it for twice as long as the last, from LOCK_BASE up to LOCK_MAX. While a key is
-locked the password is not even checked, so a guessed password does not work "at once" after
-a run of wrong ones. A success clears the user's key (not the address's: one address may be
-guessing many names).
+Throttle: a user key (`user:<name>`) may fail FREE_FAILURES times, an address key
+(`addr:<ip>`) FREE_FAILURES_PER_ADDRESS times (a warehouse's leads often share one address
+behind NAT: one person's typos must not lock the others out); every further failure locks the
+key for twice as long as the last, from LOCK_BASE up to LOCK_MAX. While a key is locked the
+password is not even checked, so a guessed password does not work "at once" after a run of
+wrong ones. A success clears the user's key (not the address's: one address may be guessing
+many names).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from monitor.store.tables import LOGIN_THROTTLE, WEB_SESSIONS
 
 FREE_FAILURES = 5
+FREE_FAILURES_PER_ADDRESS = 20
 LOCK_BASE = timedelta(seconds=30)
 LOCK_MAX = timedelta(minutes=15)
 S, T = WEB_SESSIONS.c, LOGIN_THROTTLE.c
@@ -79,8 +82,9 @@ def record_failure(engine: Engine, keys: Sequence[str], now: datetime) -> None:
                 .values(failures=T.failures + 1, updated_at=now)
                 .returning(T.failures)
             ).scalar_one()
-            if failures > FREE_FAILURES:
-                wait = min(LOCK_BASE * 2 ** (failures - FREE_FAILURES - 1), LOCK_MAX)
+            free = FREE_FAILURES_PER_ADDRESS if key.startswith("addr:") else FREE_FAILURES
+            if failures > free:
+                wait = min(LOCK_BASE * 2 ** min(failures - free - 1, 20), LOCK_MAX)
                 conn.execute(
                     update(LOGIN_THROTTLE).where(T.key == key).values(locked_until=now + wait)
                 )
