@@ -241,7 +241,8 @@ def _calls_in_mode(mode: str, world: SimWorld, plans: list[ParcelPlan], tmp: Pat
             clients = build_clients(cfg, http)
             web = None
             if public:
-                ctx = AppContext(engine, cfg, clock, {"kuaidi100": clients[0].adapter})
+                push = {c.push_name or c.adapter.name: c.adapter for c in clients}
+                ctx = AppContext(engine, cfg, clock, push)
                 web = start_in_thread(create_app(ctx), port=port)
             poller = Poller(engine, cfg, clients, clock, callback_base=public,
                             retry_wait_scale=0.001)  # fmt: skip

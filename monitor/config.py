@@ -290,6 +290,8 @@ class DaemonConfig(Strict):
     # Request bodies over these are refused (413) before they are parsed.
     max_push_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     max_request_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
+    # Push bodies are kept as received this long (disputes, `parcelwatch replay`).
+    keep_raw_days: Annotated[int, Field(ge=1, le=3650)] = 180
     # Where carriers can reach our /webhooks/<api> (for push subscriptions); unset: poll only.
     public_url: str | None = None
 

@@ -19,6 +19,7 @@ COMMANDS = {
     "detect": "detect:detect",
     "alerts": "alerts:alerts",
     "scorecard": "scorecard:scorecard",
+    "replay": "replay:replay",
     "hash-password": "setup:hash_password_command",
     "db": "setup:db",
     "sample": "run:sample",

@@ -6,7 +6,8 @@ push in its own transaction, from many request threads at once, makes SQLite wri
 behind each other's locks; instead every request hands its updates to one writer task,
 which commits whatever has arrived meanwhile in a single transaction and then answers all of
 those requests. If a batch fails, its pushes are retried one by one, so one bad push cannot
-fail its neighbours.
+fail its neighbours. A push may bring its raw body, kept (by `keep`) in the same batch, just
+before its updates.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from carriers.base import TrackingUpdate
 
@@ -27,22 +29,30 @@ MAX_BATCH = 500  # pushes per transaction
 class _Item:
     updates: Sequence[TrackingUpdate]
     done: asyncio.Future[None]
+    raw: Any = None
 
 
 class PushWriter:
-    def __init__(self, store: Callable[[Sequence[TrackingUpdate]], object]) -> None:
-        """`store` writes updates in one transaction (blocking; it runs in a thread)."""
+    def __init__(
+        self,
+        store: Callable[[Sequence[TrackingUpdate]], object],
+        keep: Callable[[Sequence[Any]], object] | None = None,
+    ) -> None:
+        """`store` writes updates in one transaction; `keep` the raw bodies of the same
+        batch (both blocking; they run in a thread)."""
         self.store = store
+        self.keep = keep
         self.queue: asyncio.Queue[_Item] | None = None
         self.task: asyncio.Task[None] | None = None
 
-    async def submit(self, updates: Sequence[TrackingUpdate]) -> None:
-        """Returns once `updates` are committed; raises what storing them raised."""
+    async def submit(self, updates: Sequence[TrackingUpdate], raw: Any = None) -> None:
+        """Returns once `updates` (and `raw`, if given) are committed; raises what storing
+        them raised."""
         if self.task is None or self.task.done():
             self.queue = asyncio.Queue()
             self.task = asyncio.create_task(self._run(self.queue))
         assert self.queue is not None
-        item = _Item(updates, asyncio.get_running_loop().create_future())
+        item = _Item(updates, asyncio.get_running_loop().create_future(), raw)
         await self.queue.put(item)
         await item.done
 
@@ -60,10 +70,16 @@ class PushWriter:
                 batch.append(queue.get_nowait())
             await self._commit(batch)
 
+    def _write(self, updates: Sequence[TrackingUpdate], raws: Sequence[Any]) -> None:
+        if raws and self.keep is not None:
+            self.keep(raws)
+        self.store(updates)
+
     async def _commit(self, batch: list[_Item]) -> None:
         updates = [u for item in batch for u in item.updates]
+        raws = [item.raw for item in batch if item.raw is not None]
         try:
-            await asyncio.to_thread(self.store, updates)
+            await asyncio.to_thread(self._write, updates, raws)
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("storing a push failed")

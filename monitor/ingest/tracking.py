@@ -18,12 +18,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from carriers.base import TrackingUpdate
+from carriers.registry import CARRIERS
 from carriers.status import ParcelStatus
 from monitor.clock import EARLIEST_MOMENT, implausible_moment
 from monitor.ingest.parcel_events import lifecycle_outbox_rows
 from monitor.ingest.poll_schedule import PlanInput, next_poll_at
 from monitor.ingest.writer import event_key, insert_ignoring_duplicates
-from monitor.metrics.instruments import EVENTS_INGESTED, EVENTS_REJECTED
+from monitor.metrics.instruments import CARRIER_IDS_UNMAPPED, EVENTS_INGESTED, EVENTS_REJECTED
 from monitor.store.tables import OUTBOX, SHIPMENTS, TRACKING_EVENTS
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,9 @@ def apply_updates(
                 result.unknown.append(upd.tracking_number)
                 continue
             result.events += len(upd.events)
-            EVENTS_INGESTED.labels(carrier=upd.carrier, source=upd.source).inc(len(upd.events))
+            EVENTS_INGESTED.labels(carrier=rows[0].carrier or "", source=upd.source).inc(
+                len(upd.events)
+            )
             if upd.carriers_allowed is not None:
                 foreign = [r for r in rows if r.carrier not in upd.carriers_allowed]
                 if foreign:
@@ -123,7 +126,11 @@ def apply_updates(
                     rows = [r for r in rows if r.carrier in upd.carriers_allowed]
             for row in rows:  # one parcel can carry several orders
                 events.extend(_event_rows(row.id, upd, now))
-                change = _state_change(row, upd, now, subscribed, plan)
+                carrier = corrected_carrier(row.carrier, upd)
+                if carrier != row.carrier:
+                    events.append(_correction_event(row, upd, carrier, now))
+                same = replace(upd, carrier=carrier or "")
+                change = _state_change(row, same, now, subscribed, plan)
                 if change:
                     changes.append(change)
                     outbox.extend(lifecycle_outbox_rows(row._mapping, change, now))
@@ -133,6 +140,42 @@ def apply_updates(
             _write_changes(conn, changes)
         result.shipments = len(changes)
     return result
+
+
+def corrected_carrier(stored: str | None, upd: TrackingUpdate) -> str | None:
+    """The carrier to store: parcelwatch's own codes only. An aggregator may report a corrected
+    courier (Kuaidi100's auto-detection, an AfterShip slug change) and that is believed when
+    it names one of our carriers; an identifier of its own (a 17TRACK numeric key, a slug, an
+    unmapped company code) is logged and counted, never stored (docs/carrier-apis.md
+    "What this means for the adapters")."""
+    given = upd.carrier
+    if not given or given == stored:
+        return stored
+    if given in CARRIERS:
+        return given
+    log.warning("%s: carrier id %r for %s maps to no carrier; kept %s", upd.source, given,
+                upd.tracking_number, stored)  # fmt: skip
+    CARRIER_IDS_UNMAPPED.labels(source=upd.source).inc()
+    return stored
+
+
+def _correction_event(
+    row: Any, upd: TrackingUpdate, carrier: str | None, now: datetime
+) -> dict[str, Any]:
+    """The parcel's history says when and by whom its carrier was corrected."""
+    text = f"carrier corrected: {row.carrier} → {carrier}"
+    return {
+        "shipment_id": row.id,
+        "occurred_at": now,
+        "status": ParcelStatus.UNKNOWN.value,
+        "sub_reason": None,
+        "raw_code": "carrier_corrected",
+        "raw_text": text,
+        "location": None,
+        "source": upd.source,
+        "received_at": now,
+        "dedup_key": event_key(row.id, now, "carrier_corrected", carrier, text),
+    }
 
 
 def _event_rows(shipment_id: int, upd: TrackingUpdate, now: datetime) -> list[dict[str, Any]]:
@@ -181,6 +224,9 @@ def _state_change(
         "subscribed_at": row.subscribed_at or (now if subscribed else None),
         "answered_at": now,  # the carrier said something about it (migration 0007)
     }
+    if values["carrier"] != row.carrier:
+        # Another carrier may be served by another API account: subscribe again.
+        values["subscribed_at"] = None
     if upd.stopped and upd.resubscribe:
         # The API stopped pushing but takes the number again later (Kuaidi100 `abort`: no
         # record for days): poll at the normal pace meanwhile, and let the subscribe job

@@ -36,6 +36,11 @@ EVENTS_REJECTED = Counter(
     "Carrier scans not stored because they cannot be true (e.g. dated before 2000 or days ahead).",
     ["source", "reason"],
 )
+CARRIER_IDS_UNMAPPED = Counter(
+    "parcelwatch_carrier_ids_unmapped",
+    "Carrier identifiers in answers that map to no parcelwatch carrier (not stored), by source.",
+    ["source"],
+)
 UNKNOWN_CODES = Counter(
     "parcelwatch_carrier_unknown_codes",
     "Carrier status codes parcelwatch does not know (mapped to unknown), by API and code.",

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 from monitor.store.models import (
     Alert,
     AlertEvent,
+    CarrierAnswer,
     CarrierHealth,
     LaneStats,
     LoginThrottle,
@@ -42,3 +43,4 @@ LANE_STATS = table_of(LaneStats)
 SCORECARD_REPORTS = table_of(ScorecardReport)
 WEB_SESSIONS = table_of(WebSession)
 LOGIN_THROTTLE = table_of(LoginThrottle)
+CARRIER_ANSWERS = table_of(CarrierAnswer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -14,6 +14,7 @@ from monitor.config import Config
 from monitor.ingest.poll_schedule import PlanInput
 from monitor.ingest.push_writer import PushWriter
 from monitor.ingest.tracking import apply_updates
+from monitor.store.raw_answers import RawPush, keep_raw
 
 
 @dataclass
@@ -34,7 +35,11 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.plan = PlanInput(self.config)
-        self.push_writer = PushWriter(self._store_pushed)
+        self.push_writer = PushWriter(self._store_pushed, self._keep_raw)
+
+    def _keep_raw(self, pushes: Sequence[RawPush]) -> None:
+        keep = timedelta(days=self.config.daemon.keep_raw_days)
+        keep_raw(self.engine, pushes, self.clock.now(), keep)
 
     def _store_pushed(self, updates: Sequence[TrackingUpdate]) -> None:
         apply_updates(self.engine, updates, self.clock.now(), subscribed=True, plan=self.plan)

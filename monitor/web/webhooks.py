@@ -2,8 +2,9 @@
 (`/webhooks/<api>`, the table in carriers/apis.py).
 
 The adapter verifies the signature before anything is stored (401 otherwise) and parses the
-body (400 if it cannot); the updates are group-committed with concurrent pushes, then
-acknowledged with the exact reply the API expects. A store failure answers 500, so the
+body (400 if it cannot); the body is kept as received (monitor/store/raw_answers.py), the
+updates are group-committed with concurrent pushes, then acknowledged with the exact reply
+the API expects. A store failure answers 500, so the
 carrier sends the push again. Detection picks the change up on its own tick.
 """
 
@@ -18,6 +19,7 @@ from fastapi.responses import Response
 from carriers.apis import PUSH_NAMES
 from carriers.base import SignatureError
 from monitor.metrics.instruments import PUSHES_REJECTED
+from monitor.store.raw_answers import RawPush
 from monitor.web.context import AppContext
 from monitor.web.errors import BAD_REQUEST, PUSH, TOO_LARGE
 
@@ -46,7 +48,8 @@ def build_webhook_router(ctx: AppContext) -> APIRouter:
             raise HTTPException(400, f"malformed push: {exc}") from exc
         allowed = ctx.push_carriers.get(api)
         updates = [replace(u, carriers_allowed=allowed) for u in parsed.updates]
-        await ctx.push_writer.submit(updates)
+        raw = RawPush(api, dict(request.headers), body, ctx.clock.now())
+        await ctx.push_writer.submit(updates, raw)
         return Response(parsed.reply_body, media_type=parsed.reply_content_type)
 
     return router

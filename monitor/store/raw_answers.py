@@ -1,0 +1,113 @@
+"""Carrier push bodies kept as received (table `carrier_answer`).
+
+Only pushes whose signature verified and whose body parsed are kept: an unsigned body is
+anyone's, and keeping it would let a stranger fill the store. The body is compressed with
+zlib (Chinese scan texts in JSON shrink about five times); its SHA-256 identifies it, so a
+push the carrier sends again is kept once. Rows older than the retention are deleted at most
+once an hour, by whichever write comes then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from monitor.store.tables import CARRIER_ANSWERS
+
+C = CARRIER_ANSWERS.c
+PRUNE_EVERY = timedelta(hours=1)
+# Headers a signature may be in; the rest (cookies, proxies' additions) is not kept.
+SIGNATURE_HEADERS = ("sign", "aftership-hmac-sha256", "content-type", "user-agent")
+_pruned: dict[int, datetime] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    id: int
+    api: str
+    received_at: datetime
+    sha256: str
+    headers: dict[str, str]
+    body: bytes  # decompressed
+
+
+@dataclass(frozen=True)
+class RawPush:
+    """A verified push as it arrived, waiting to be kept."""
+
+    api: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+def keep_raw(
+    engine: Engine, pushes: Sequence[RawPush], now: datetime, retention: timedelta
+) -> None:
+    """Store push bodies in one transaction (the push writer groups them like the updates)."""
+    if not pushes:
+        return
+    rows = [
+        {
+            "api": p.api,
+            "source": "push",
+            "received_at": p.received_at,
+            "sha256": p.sha256,
+            "headers": {
+                k.lower(): v for k, v in p.headers.items() if k.lower() in SIGNATURE_HEADERS
+            },
+            "body": zlib.compress(p.body, 6),
+        }
+        for p in pushes
+    ]
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(CARRIER_ANSWERS).on_conflict_do_nothing(index_elements=["sha256"])
+    with engine.begin() as conn:
+        conn.execute(insert, rows)
+        if _due_for_pruning(engine, now):
+            conn.execute(delete(CARRIER_ANSWERS).where(C.received_at < now - retention))
+
+
+def _due_for_pruning(engine: Engine, now: datetime) -> bool:
+    with _lock:
+        last = _pruned.get(id(engine))
+        if last is not None and now - last < PRUNE_EVERY:
+            return False
+        _pruned[id(engine)] = now
+        return True
+
+
+def raw_answers(
+    engine: Engine, since: datetime, api: str | None = None, batch: int = 500
+) -> Iterator[RawAnswer]:
+    """Stored bodies received at or after `since`, oldest first, read in batches."""
+    last_id = 0
+    while True:
+        query = select(CARRIER_ANSWERS).where(C.received_at >= since, C.id > last_id)
+        if api is not None:
+            query = query.where(C.api == api)
+        with engine.connect() as conn:
+            rows = list(conn.execute(query.order_by(C.id).limit(batch)))
+        if not rows:
+            return
+        for row in rows:
+            yield RawAnswer(row.id, row.api, row.received_at, row.sha256,
+                            dict(row.headers or {}), zlib.decompress(row.body))  # fmt: skip
+        last_id = rows[-1].id
+
+
+def count_raw(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(CARRIER_ANSWERS)).scalar_one())
