@@ -28,6 +28,7 @@ TABLES = (
     "scorecard_report",
     "web_session",
     "login_throttle",
+    "carrier_answer",
 )
 
 
