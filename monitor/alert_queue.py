@@ -181,7 +181,7 @@ def act(
             )
         )
         alert = dict(conn.execute(select(ALERTS).where(A.id == alert_id)).one()._mapping)
-        if action == Action.RESOLVE:
+        if action == Action.RESOLVE and alert.get("silenced_by") is None:
             stamp = int(now.timestamp() * 1_000_000)
             conn.execute(
                 insert(OUTBOX).values(

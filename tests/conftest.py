@@ -29,6 +29,7 @@ TABLES = (
     "web_session",
     "login_throttle",
     "carrier_answer",
+    "silence",
 )
 
 

@@ -18,6 +18,7 @@ COMMANDS = {
     "import": "imports:import_command",
     "detect": "detect:detect",
     "alerts": "alerts:alerts",
+    "silences": "silences:silences",
     "scorecard": "scorecard:scorecard",
     "replay": "replay:replay",
     "hash-password": "setup:hash_password_command",

@@ -18,10 +18,12 @@ from sqlalchemy import Engine, bindparam, insert, literal, select, update
 from alerts.lifecycle import Plan, plan
 from alerts.model import AlertState, Resolution, fingerprint
 from alerts.payload import alert_payload
+from alerts.silences import silencing
 from monitor.config import Config
 from monitor.detection import BaselineCache, detect, load_parcels
 from monitor.metrics.instruments import ALERTS_OPENED
 from monitor.store.frames import read_frame
+from monitor.store.silences import active_silences, release_ended
 from monitor.store.tables import ALERT_HISTORY, ALERTS, OUTBOX
 
 SYSTEM = "system"
@@ -80,6 +82,7 @@ def run_tick(
     """Detect at `now` and bring the alert queue in line with what is true."""
     result = TickResult()
     started = time.perf_counter()
+    release_ended(engine, now)  # what ended silences held is announced once, now
     parcels = load_parcels(engine, now)
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
@@ -116,6 +119,16 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
     outbox: list[dict[str, Any]] = []
 
     def announce(alert: dict[str, Any], event: str) -> None:
+        """An outbox row for sinks, unless a silence holds this alert's notifications
+        (then its history says so); a resolution is not announced for an alert whose
+        opening never was."""
+        if alert.get("silenced_by") is not None:
+            return
+        if event != "resolved" and (held := silencing(silences, alert, now)) is not None:
+            silenced.append((alert["id"], held.id))
+            history.append(_event(alert["id"], now, "silenced", None, None, alert["severity"],
+                                  f"silence #{held.id}: {held.reason}"))  # fmt: skip
+            return
         outbox.append(
             {
                 "alert_id": alert["id"],
@@ -128,7 +141,9 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
             }
         )
 
+    silenced: list[tuple[int, int]] = []  # (alert id, silence id) held at this tick
     with engine.begin() as conn:
+        silences = active_silences(conn, now)
         if not changes.open.empty:
             rows = _alert_rows(changes.open, now)
             # RETURNING without sort_by_parameter_order lets SQLAlchemy batch the insert
@@ -210,6 +225,13 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
                 )
                 announce(alert, "resolved")
 
+        if silenced:
+            conn.execute(
+                update(ALERTS)
+                .where(A.id == bindparam("b_id"))
+                .values(silenced_by=bindparam("b_s")),
+                [{"b_id": alert_id, "b_s": sid} for alert_id, sid in silenced],
+            )
         if history:
             conn.execute(insert(ALERT_HISTORY), history)
         if outbox:

@@ -153,6 +153,8 @@ class Alert(SQLModel, table=True):
     resolution: str | None = None  # cleared | superseded | manual
     assignee: str | None = None
     snoozed_until: datetime | None = _utc()
+    # The silence holding its notifications back (migration 0010); NULL: none.
+    silenced_by: int | None = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
@@ -283,3 +285,19 @@ class CarrierAnswer(SQLModel, table=True):
     sha256: str = Field(unique=True)  # of the body as received
     headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     body: bytes  # zlib
+
+
+class SilenceRow(SQLModel, table=True):
+    """A silence (alerts/silences.py): matchers, a window, why and who. `released_at` is set
+    once the alerts it held have been announced after it ended."""
+
+    __tablename__ = "silence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    matchers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    reason: str = ""
+    created_by: str = ""
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    released_at: datetime | None = _utc()

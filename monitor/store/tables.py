@@ -21,6 +21,7 @@ from monitor.store.models import (
     OutboxMessage,
     ScorecardReport,
     Shipment,
+    SilenceRow,
     TrackingEvent,
     WebSession,
 )
@@ -44,3 +45,4 @@ SCORECARD_REPORTS = table_of(ScorecardReport)
 WEB_SESSIONS = table_of(WebSession)
 LOGIN_THROTTLE = table_of(LoginThrottle)
 CARRIER_ANSWERS = table_of(CarrierAnswer)
+SILENCES = table_of(SilenceRow)

@@ -23,6 +23,7 @@ from monitor.web.ops import build_ops_router
 from monitor.web.pages import build_router as build_page_router
 from monitor.web.security import SecurityHeaders
 from monitor.web.sessions import SESSION_LIFETIME, session_secret
+from monitor.web.silences_api import build_silences_router
 from monitor.web.webhooks import build_webhook_router
 
 STATIC = Path(__file__).with_name("static")
@@ -45,6 +46,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         build_ops_router(ctx),
         build_webhook_router(ctx),
         build_api_router(ctx),
+        build_silences_router(ctx),
         build_page_router(ctx),
     ):
         app.include_router(router)
