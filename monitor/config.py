@@ -29,6 +29,7 @@ from carriers.apis import API_NAMES
 from carriers.registry import CARRIERS, normalize_carrier
 from monitor.clock import check_timezone
 from monitor.geo import DEFAULT_REMOTE, DEFAULT_VERY_REMOTE, normalize_province
+from monitor.maintenance import MaintenanceWindow
 
 DEFAULT_CONFIG_PATH = Path("parcelwatch.toml")
 PLATFORMS = ("taobao", "tmall", "pinduoduo", "jd", "douyin", "kuaishou", "weixin", "other")
@@ -336,6 +337,8 @@ class Config(Strict):
     daemon: DaemonConfig = DaemonConfig()
     scorecard: ScorecardConfig = ScorecardConfig()
     sinks: SinkList = []  # [[sinks]]: where notifications go (alerts/config.py)
+    # [[maintenance]]: carriers' planned stops, which pause stall and lost clocks
+    maintenance: list[MaintenanceWindow] = []
 
     def warehouse(self, warehouse_id: str) -> WarehouseConfig | None:
         return next((w for w in self.warehouses if w.id == warehouse_id), None)

@@ -112,6 +112,34 @@ class RuleContext:
         return (self.now - values) / HOUR
 
     @cached_property
+    def paused_hours(self) -> pd.Series:
+        """Hours of maintenance windows (monitor/maintenance.py) between each parcel's last scan
+        and now: the stall and lost clocks do not run while its carrier stands still. Zero for
+        almost every parcel; the work is per window and matching (carrier, province) group,
+        not per parcel."""
+        p = self.parcels
+        paused = pd.Series(0.0, index=p.index)
+        windows = self.config.maintenance
+        last = self.last_scan
+        if not windows or p.empty or last.isna().all():
+            return paused
+        now = self.now.to_pydatetime()
+        low = last.min().to_pydatetime()
+        for window in windows:
+            rows = np.ones(len(p), dtype=bool)
+            if window.carrier is not None:
+                rows &= (p["carrier"] == window.carrier).to_numpy(dtype=bool, na_value=False)
+            if window.province is not None:
+                rows &= (p["province"] == window.province).to_numpy(dtype=bool, na_value=False)
+            if not rows.any():
+                continue
+            for start, end in window.occurrences(low, now):
+                began = last[rows].clip(lower=pd.Timestamp(start))
+                stop = min(pd.Timestamp(end), self.now)
+                paused[rows] += ((stop - began) / HOUR).clip(lower=0).fillna(0).to_numpy()
+        return paused
+
+    @cached_property
     def awaiting_first_check(self) -> np.ndarray:
         """Parcels of a carrier we track that the carrier has not yet answered about (by a
         poll answer or a push; a subscription alone says nothing). Their imported state may

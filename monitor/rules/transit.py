@@ -66,8 +66,13 @@ def _last_scan(ctx: RuleContext) -> pd.Series:
     return ctx.last_scan
 
 
+def _quiet_hours(ctx: RuleContext) -> pd.Series:
+    """Hours since the last scan, less the carrier's maintenance windows in between."""
+    return ctx.hours_since(_last_scan(ctx)) - ctx.paused_hours
+
+
 def _lost_by_silence(ctx: RuleContext) -> np.ndarray:
-    quiet = ctx.hours_since(_last_scan(ctx)) >= ctx.thresholds["lost_after_h"]
+    quiet = _quiet_hours(ctx) >= ctx.thresholds["lost_after_h"]
     return (
         ctx.status_in(*HEADING_TO_BUYER)
         & quiet.to_numpy(dtype=bool, na_value=False)
@@ -82,16 +87,20 @@ def stalled(ctx: RuleContext) -> pd.DataFrame:
         rows = ctx.status_in(status)
         allowance[rows] = ctx.thresholds.loc[rows, column]
     last = _last_scan(ctx)
-    overdue = (ctx.hours_since(last) >= allowance).to_numpy(dtype=bool, na_value=False)
+    overdue = (_quiet_hours(ctx) >= allowance).to_numpy(dtype=bool, na_value=False)
     # A lost parcel is no longer merely stalled.
     mask = overdue & ~_lost_by_silence(ctx) & ~ctx.awaiting_first_check
+    detail = {"stage": p["status"], "threshold_hours": allowance, "last_scan_at": last}
+    paused = ctx.paused_hours
+    if ctx.config.maintenance:
+        detail["paused_hours"] = paused.where(paused > 0).round(1)
     return emit(
         ctx,
         mask,
         AlertKind.STALLED,
         Severity.WARNING,
-        last + allowance * HOUR,
-        {"stage": p["status"], "threshold_hours": allowance, "last_scan_at": last},
+        last + (allowance + paused) * HOUR,
+        detail,
     )
 
 
@@ -192,7 +201,7 @@ def lost(ctx: RuleContext) -> pd.DataFrame:
     )
     # Declared: from the carrier's last word, as for the other carrier-reported kinds (an
     # import may say 丢失 with no scan time at all; `since` must never be NaT).
-    since = (last + ctx.thresholds["lost_after_h"] * HOUR).where(
+    since = (last + (ctx.thresholds["lost_after_h"] + ctx.paused_hours) * HOUR).where(
         ~pd.Series(declared, index=p.index), last.fillna(p["shipped_at"])
     )
     basis = pd.Series(np.where(declared, "carrier_declared", "no_scan"), index=p.index)
