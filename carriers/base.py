@@ -58,6 +58,9 @@ class CarrierEvent:
     raw_code: str | None = None
     sub_reason: str | None = None
     location: str | None = None
+    # True when the status was inferred (from a status name or the scan text) rather than given
+    # by the carrier's own code (docs/statuses.md "Events without a code").
+    inferred: bool = False
 
 
 @dataclass(frozen=True)

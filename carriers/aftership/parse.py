@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from carriers.aftership.status import map_code
 from carriers.base import (
@@ -37,7 +38,10 @@ from carriers.http import (
     parse_estimate,
     parse_iso_time,
 )
+from carriers.phrases import classify_text, forward_only
+from carriers.registry import normalize_carrier
 from carriers.status import ParcelStatus
+from carriers.zones import zone_for
 
 API: Final = "aftership"
 
@@ -174,17 +178,91 @@ def _location(checkpoint: Mapping[str, Any]) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
+# Estimate fields, best first ("AfterShip webhook"): AfterShip's latest EDD, its older
+# `aftership_estimated_delivery_date`, the courier's own, the legacy `expected_delivery`, a
+# custom one, the first EDD. (field, keys inside an object, best first).
+ESTIMATE_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("latest_estimated_delivery", ("datetime", "datetime_max", "datetime_min")),
+    ("aftership_estimated_delivery_date", (
+        "estimated_delivery_date", "estimated_delivery_date_max", "estimated_delivery_date_min",
+    )),
+    ("courier_estimated_delivery_date", (
+        "estimated_delivery_date", "estimated_delivery_date_max", "estimated_delivery_date_min",
+    )),
+    ("expected_delivery", ()),
+    ("custom_estimated_delivery_date", ("datetime", "datetime_max", "datetime_min")),
+    ("first_estimated_delivery", ("datetime", "datetime_max", "datetime_min")),
+)  # fmt: skip
+
+UNCLASSIFIED: Final = "event:unclassified"  # reported for a checkpoint nothing classified
+
+
 def _expected(tracking: Mapping[str, Any]) -> Any:
-    """The latest estimate: AfterShip's own EDD, else the courier's ("AfterShip webhook")."""
-    latest = tracking.get("latest_estimated_delivery")
-    if isinstance(latest, dict):
-        value = latest.get("datetime") or latest.get("datetime_max")
-        if value:
+    """The best estimate any documented field gives, current or older version."""
+    for name, keys in ESTIMATE_FIELDS:
+        value = tracking.get(name)
+        if isinstance(value, dict):
+            value = next((value[k] for k in keys if opt_str(value.get(k))), None)
+        if opt_str(value):
             return value
-    courier = tracking.get("courier_estimated_delivery_date")
-    if isinstance(courier, dict):
-        return courier.get("estimated_delivery_date") or courier.get("estimated_delivery_date_max")
     return None
+
+
+def _our_carrier(
+    slug: str | None, carrier_for: CarrierLookup, report: UnknownCodeHook | None
+) -> str:
+    """Our code for an AfterShip slug (the config's mapping, else a slug that is one of our
+    names, e.g. "yunda"), or "": an unmapped slug ("fedex") is reported as "slug:<slug>" and
+    never returned as the update's carrier (docs/carrier-apis.md "Carrier identity")."""
+    if not slug:
+        return ""
+    ours = carrier_for(slug) or normalize_carrier(slug)
+    if ours is None and report is not None:
+        report(API, f"slug:{slug}")
+    return ours or ""
+
+
+def _checkpoint_zone(checkpoint: Mapping[str, Any], tracking: Mapping[str, Any]) -> ZoneInfo | None:
+    """The zone a checkpoint time without offset is read in ("Event times without an
+    offset"): the checkpoint's country (and state), else the tracking's origin, else the
+    parcelwatch default (China)."""
+    places = (
+        (checkpoint, "country_iso3", "country_region", "state"),
+        (tracking, "origin_country_iso3", "origin_country_region", "origin_state"),
+    )
+    for obj, iso3, region, state_key in places:
+        country, state = obj.get(iso3) or obj.get(region), obj.get(state_key)
+        zone = zone_for(opt_str(country), opt_str(state))
+        if zone is not None:
+            return zone
+    return None
+
+
+def _checkpoint(
+    checkpoint: Mapping[str, Any], tracking: Mapping[str, Any], report: UnknownCodeHook | None
+) -> CarrierEvent | None:
+    when = opt_str(checkpoint.get("checkpoint_time"))
+    if when is None:
+        return None  # a checkpoint without a time cannot be placed on the timeline
+    text = opt_str(checkpoint.get("message")) or ""
+    sub, tag = opt_str(checkpoint.get("subtag")), opt_str(checkpoint.get("tag"))
+    inferred = False
+    if sub is None and tag is None and (found := classify_text(text)) is not None:
+        (status, reason), code, inferred = found, None, True
+    else:
+        status, reason, code = _resolve(sub, tag, report)
+        if code is None and report is not None:
+            report(API, UNCLASSIFIED)
+    zone = _checkpoint_zone(checkpoint, tracking)
+    return CarrierEvent(
+        occurred_at=parse_iso_time(when, API, zone) if zone else parse_iso_time(when, API),
+        status=status,
+        raw_text=text,
+        raw_code=code,
+        sub_reason=reason,
+        location=_location(checkpoint),
+        inferred=inferred,
+    )
 
 
 def parse_tracking(
@@ -201,30 +279,16 @@ def parse_tracking(
     slug = opt_str(tracking.get("slug"))
     custom = tracking.get("custom_fields")
     tagged = opt_str(custom.get(CARRIER_FIELD)) if isinstance(custom, dict) else None
-    carrier = (carrier_for(slug) if slug else None) or tagged or fallback_carrier or slug or ""
+    carrier = _our_carrier(slug, carrier_for, report) or tagged or fallback_carrier or ""
 
     tag = opt_str(tracking.get("tag"))
     status, sub_reason, raw = _resolve(opt_str(tracking.get("subtag")), tag, report)
 
     events: list[CarrierEvent] = []
     for raw_checkpoint in as_list(tracking.get("checkpoints"), API, "checkpoints"):
-        checkpoint = as_object(raw_checkpoint, API, "checkpoints[]")
-        when = opt_str(checkpoint.get("checkpoint_time"))
-        if when is None:
-            continue  # a checkpoint without a time cannot be placed on the timeline
-        ev_status, ev_reason, ev_code = _resolve(
-            opt_str(checkpoint.get("subtag")), opt_str(checkpoint.get("tag")), report
-        )
-        events.append(
-            CarrierEvent(
-                occurred_at=parse_iso_time(when, API),
-                status=ev_status,
-                raw_text=opt_str(checkpoint.get("message")) or "",
-                raw_code=ev_code,
-                sub_reason=ev_reason,
-                location=_location(checkpoint),
-            )
-        )
+        event = _checkpoint(as_object(raw_checkpoint, API, "checkpoints[]"), tracking, report)
+        if event is not None:
+            events.append(event)
 
     # `active` false: AfterShip stopped tracking (delivered, expired, or 30 days without
     # news) [I, tracking object field].
@@ -233,7 +297,7 @@ def parse_tracking(
         tracking_number=number,
         carrier=carrier,
         status=status,
-        events=order_events(events),
+        events=tuple(forward_only(order_events(events))),
         raw_status=raw,
         sub_reason=sub_reason,
         expected_delivery_at=parse_estimate(_expected(tracking), API),

@@ -12,6 +12,7 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Final
 
 from carriers.base import (
@@ -38,6 +39,7 @@ from carriers.http import (
     parse_local_time,
 )
 from carriers.kuaidi100.status import STALENESS_CODES, code_for_name, map_code
+from carriers.phrases import classify_text, forward_only
 from carriers.status import ParcelStatus
 
 API: Final = "kuaidi100"
@@ -131,7 +133,10 @@ def parse_query_response(
     """A `poll/query.do` answer about one number (`carrier` is the one asked about)."""
     obj = as_object(decode_json(body, API), API, "answer")
     return_code = opt_str(obj.get("returnCode"))
-    if obj.get("result") is False or (return_code is not None and return_code != "200"):
+    # A map-track answer with a result says `"result": false, "returnCode": null` beside its
+    # data (recorded payload, "Kuaidi100 lastResult shape"): it is an answer, not an error.
+    answered = return_code is None and "nu" in obj and "data" in obj
+    if not answered and (obj.get("result") is False or return_code not in (None, "200")):
         if return_code is None:
             raise MalformedBody(f"{API}: malformed body: result false without returnCode")
         message = opt_str(obj.get("message")) or ""
@@ -139,7 +144,7 @@ def parse_query_response(
             problems=[_classify(QUERY_ERRORS, return_code, message, tracking_number)]
         )
     com = opt_str(obj.get("com"))
-    resolved = (carrier_for(com) if com else None) or carrier
+    resolved = (carrier_for(com) if com else None) or carrier  # the one asked about
     update = parse_last_result(obj, carrier=resolved, report=report, source="poll")
     # Report under the number asked about: Kuaidi100 may echo it in another case.
     if update.tracking_number != tracking_number:
@@ -168,6 +173,42 @@ def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, st
     return status, sub_reason
 
 
+# What `report` receives for an event nothing classified: one fixed code, so the counter of
+# unknown codes stays bounded (scan texts are free text).
+UNCLASSIFIED: Final = "event:unclassified"
+# A status name this coarse (在途) yields to the scan text when the text says more (代收:
+# waiting at a station).
+GENERIC_CODES: Final = frozenset({"0"})
+
+
+def _classify_event(
+    item: Mapping[str, Any], text: str, report: UnknownCodeHook | None
+) -> tuple[str | None, ParcelStatus, str | None, bool]:
+    """(raw code, status, sub_reason, inferred) of one `data[]` event ("Kuaidi100 lastResult
+    shape" + docs/statuses.md "Events without a code"): its own `statusCode` first; else the
+    Chinese `status` name (answers without `resultv2=4`); else the scan text. Only a
+    `statusCode` is the carrier's own code; the rest is inferred and may not move the parcel
+    back a stage."""
+    code = opt_str(item.get("statusCode"))
+    if code is not None:
+        status, sub_reason = _lookup(code, report)
+        if status is not ParcelStatus.UNKNOWN:
+            return code, status, sub_reason, False
+    name = opt_str(item.get("status"))
+    named = code_for_name(name) if name else None
+    if named in GENERIC_CODES and (found := classify_text(text)) is not None:
+        return code or named, found[0], found[1], True  # the text is finer than a bare 在途
+    if named is not None:
+        status, sub_reason = _lookup(named, None)
+        return code or named, status, sub_reason, True
+    found = classify_text(name or "") or classify_text(text)
+    if found is not None:
+        return code, found[0], found[1], True
+    if report is not None and code is None:
+        report(API, UNCLASSIFIED)
+    return code, ParcelStatus.UNKNOWN, None, False
+
+
 def parse_last_result(
     obj: Mapping[str, Any],
     *,
@@ -188,44 +229,42 @@ def parse_last_result(
     raw_events = [as_object(e, API, "data[]") for e in as_list(obj.get("data"), API, "data")]
     raw_events.reverse()
     events: list[CarrierEvent] = []
-    codes: list[str | None] = []
     for item in raw_events:
         when = opt_str(item.get("time")) or opt_str(item.get("ftime"))
         if when is None:
             raise MalformedBody(f"{API}: malformed body: event without time in {number}")
-        code = opt_str(item.get("statusCode"))
-        if code is None and (name := opt_str(item.get("status"))) is not None:
-            code = code_for_name(name)  # answers without resultv2 carry only the name
-        status, sub_reason = _lookup(code, report) if code else (ParcelStatus.UNKNOWN, None)
-        codes.append(code)
+        text = opt_str(item.get("context")) or ""
+        code, status, sub_reason, guessed = _classify_event(item, text, report)
         events.append(
             CarrierEvent(
                 occurred_at=parse_local_time(when, API),
                 status=status,
-                raw_text=opt_str(item.get("context")) or "",
+                raw_text=text,
                 raw_code=code,
                 sub_reason=sub_reason,
                 location=opt_str(item.get("location")) or opt_str(item.get("areaName")),
+                inferred=guessed,
             )
         )
+    events = forward_only(events)
 
     state = opt_str(obj.get("state"))
-    newest_code = codes[-1] if codes else None
+    newest = events[-1] if events and events[-1].status is not ParcelStatus.UNKNOWN else None
     if state is not None:
         status, sub_reason = _lookup(state, report)
-    elif newest_code is not None:
-        status, sub_reason = _lookup(newest_code, None)
+    elif newest is not None:
+        status, sub_reason = newest.status, newest.sub_reason
     else:
         status, sub_reason = ParcelStatus.UNKNOWN, None
-    if state in STALENESS_CODES and newest_code and newest_code not in STALENESS_CODES:
+    if state in STALENESS_CODES and newest is not None and newest.raw_code not in STALENESS_CODES:
         # 201/202 flag silence; the parcel is wherever its newest scan left it (status.py).
-        status, sub_reason = _lookup(newest_code, None)
+        status, sub_reason = newest.status, newest.sub_reason
     if not events and status is ParcelStatus.IN_TRANSIT:
         # Kuaidi100 says state 0 (在途) for a number with no scan at all (e.g. abort
         # 3天查询无记录); calling that in transit would hide a missing pickup scan.
         status, sub_reason = ParcelStatus.LABEL_CREATED, None
-    if events and events[-1].raw_code is None:
-        # The newest scan without a code of its own is what the top-level state describes.
+    if events and events[-1].status is ParcelStatus.UNKNOWN:
+        # The newest scan that nothing else classified is what the top-level state describes.
         events[-1] = replace(events[-1], status=status, sub_reason=sub_reason)
 
     return TrackingUpdate(
@@ -235,13 +274,37 @@ def parse_last_result(
         events=order_events(events),
         raw_status=state,
         sub_reason=sub_reason,
+        expected_delivery_at=_arrival(obj),
         stopped=stopped,
         stop_reason=stop_reason,
         source=source,
     )
 
 
+def _arrival(obj: Mapping[str, Any]) -> datetime | None:
+    """The predicted arrival `arrivalTime` of map-track answers, "YYYY-MM-DD HH" in China time
+    ("Kuaidi100 lastResult shape"); the end of that hour, so "delayed" waits for it."""
+    text = opt_str(obj.get("arrivalTime"))
+    if text is None or len(text) != 13:
+        return None
+    try:
+        return parse_local_time(text + ":59:59", API)
+    except MalformedBody:
+        return None
+
+
 # --- push callback ("Kuaidi100 push callback") ----------------------------------------------------
+
+
+def _our_carrier(com: str, carrier_for: CarrierLookup, report: UnknownCodeHook | None) -> str:
+    """Our carrier code for a Kuaidi100 `com`, or "" (the stored carrier stays) when it maps to
+    none of ours: Kuaidi100's identifier is reported as "com:<code>", never stored as a
+    carrier (docs/carrier-apis.md "Carrier identity").
+    """
+    ours = carrier_for(com)
+    if ours is None and report is not None:
+        report(API, f"com:{com}")
+    return ours or ""
 
 
 def parse_push(
@@ -255,9 +318,10 @@ def parse_push(
 
     - `polling` / `updateall`: an update (updateall re-sends the whole history).
     - `shutdown`: tracking ended (delivered or closed) → stopped.
-    - `abort` with `comNew`: Kuaidi100 corrected the company and keeps tracking under the new
-      code → the update carries the corrected carrier, not stopped. An unknown `comNew` keeps
-      the old carrier and is reported through `report` as "com:<code>".
+    - `comNew` (on `abort`, and on `polling` as in the vendor's example): Kuaidi100 corrected
+      the company and keeps tracking under the new code → the update carries the corrected
+      carrier, not stopped. A `com` that maps to none of our carriers is reported as
+      "com:<code>" and the update's carrier is "" (the stored one stays).
     - `abort` without `comNew` (e.g. 3天查询无记录, 60天无变化): monitoring stopped → stopped,
       with Kuaidi100's message as the reason; re-subscribe no sooner than 30 min later ("Kuaidi100
       subscription").
@@ -284,19 +348,15 @@ def parse_push(
         last = as_object(obj.get("lastResult"), API, "lastResult")
         old_com = opt_str(obj.get("comOld")) or opt_str(last.get("com"))
         new_com = opt_str(obj.get("comNew"))
-        # A `com` we do not know stays as Kuaidi100 spelled it rather than being dropped.
-        carrier = (carrier_for(old_com) or old_com) if old_com else ""
+        # Kuaidi100 may send `comNew` with any status (its own example has it on `polling`):
+        # the corrected company wins whenever we know it.
+        carrier = _our_carrier(new_com, carrier_for, report) if new_com else ""
+        if not carrier and old_com:
+            carrier = _our_carrier(old_com, carrier_for, report)
         stopped, stop_reason = False, None
         if push_status == "shutdown":
             stopped, stop_reason = True, message or "shutdown"
-        elif push_status == "abort" and new_com:
-            corrected = carrier_for(new_com)
-            if corrected is None:
-                if report is not None:
-                    report(API, f"com:{new_com}")
-            else:
-                carrier = corrected
-        elif push_status == "abort":
+        elif push_status == "abort" and not new_com:
             stopped, stop_reason = True, message or "abort"
         update = parse_last_result(
             last,

@@ -36,8 +36,10 @@ from carriers.http import (
     parse_estimate,
     parse_iso_time,
 )
+from carriers.phrases import classify_text, forward_only
 from carriers.status import ParcelStatus
 from carriers.track17.status import map_code, map_stage
+from carriers.zones import zone_for
 
 API: Final = "17track"
 
@@ -48,6 +50,19 @@ NOT_REGISTERED: Final = "-18019902"
 ALREADY_REGISTERED: Final = "-18010012"
 
 CarrierLookup = Callable[[str], str | None]  # 17TRACK numeric carrier key → our code
+
+# What `report` receives for an event nothing classified (a bounded label, not its text).
+UNCLASSIFIED: Final = "event:unclassified"
+
+
+def our_carrier(key: str, carrier_for: CarrierLookup, report: UnknownCodeHook | None) -> str:
+    """Our carrier code for a 17TRACK numeric key, or "" (the stored carrier stays): a key
+    that maps to none of our carriers is reported as "carrier:<key>", never returned as the
+    update's carrier (docs/carrier-apis.md "Carrier identity")."""
+    ours = carrier_for(key)
+    if ours is None and report is not None:
+        report(API, f"carrier:{key}")
+    return ours or ""
 
 
 def webhook_sign(body: bytes, key: str) -> str:
@@ -127,7 +142,7 @@ def parse_track_response(
             raise MalformedBody(f"{API}: malformed body: accepted item without number")
         answered.add(number)
         key = opt_str(item.get("carrier"))
-        carrier = (carrier_for(key) if key else None) or carriers.get(number) or key or ""
+        carrier = (our_carrier(key, carrier_for, report) if key else "") or carriers.get(number, "")
         result.updates.append(parse_item(item, carrier=carrier, source="poll", report=report))
     for number, code, message in _rejected(data):
         answered.add(number)
@@ -172,11 +187,10 @@ def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, st
 
 
 def _latest(
-    track_info: Mapping[str, Any], report: UnknownCodeHook | None
+    latest: Any, report: UnknownCodeHook | None
 ) -> tuple[ParcelStatus, str | None, str | None]:
     """(status, sub_reason, raw code) from `latest_status`: the finest known code wins; an
     unknown sub_status is reported and its main status used."""
-    latest = track_info.get("latest_status")
     latest = latest if isinstance(latest, dict) else {}
     main = opt_str(latest.get("status"))
     sub = opt_str(latest.get("sub_status"))
@@ -192,29 +206,67 @@ def _latest(
     return status, sub_reason, None
 
 
+def _event_time(item: Mapping[str, Any]) -> str | None:
+    return opt_str(item.get("time_utc")) or opt_str(item.get("time_iso"))
+
+
 def _event(item: Mapping[str, Any], report: UnknownCodeHook | None) -> CarrierEvent | None:
-    when = opt_str(item.get("time_utc")) or opt_str(item.get("time_iso"))
+    """One provider event ("17TRACK track_info"): its `sub_status`, else its milestone `stage`
+    (some answers put a sub-status there), else its description's stage words
+    (docs/statuses.md "Events without a code"). A time without offset is read in the zone of
+    the event's `address` ("Event times without an offset")."""
+    when = _event_time(item)
     if when is None:
         return None  # an event without any time cannot be placed on the timeline
     sub = opt_str(item.get("sub_status"))
     stage = opt_str(item.get("stage"))
-    status, sub_reason, code = ParcelStatus.UNKNOWN, None, None
+    text = opt_str(item.get("description")) or ""
+    status, sub_reason, code, inferred = ParcelStatus.UNKNOWN, None, sub or stage, False
     if sub is not None:
         status, sub_reason, _ = _lookup(sub, report)
-        code = sub
     elif stage is not None:
         status, known = map_stage(stage)
+        if not known:
+            status, sub_reason, known = map_code(stage)
         if not known and report is not None:
             report(API, stage)
-        code = stage
+    if status is ParcelStatus.UNKNOWN:
+        found = classify_text(text)
+        if found is not None:
+            (status, sub_reason), inferred = found, True
+        elif code is None and report is not None:
+            report(API, UNCLASSIFIED)
+    address = item.get("address")
+    address = address if isinstance(address, dict) else {}
+    zone = zone_for(opt_str(address.get("country")), opt_str(address.get("state")))
     return CarrierEvent(
-        occurred_at=parse_iso_time(when, API),
+        occurred_at=parse_iso_time(when, API, zone) if zone else parse_iso_time(when, API),
         status=status,
-        raw_text=opt_str(item.get("description")) or "",
+        raw_text=text,
         raw_code=code,
         sub_reason=sub_reason,
         location=opt_str(item.get("location")),
+        inferred=inferred,
     )
+
+
+def _part(item: Mapping[str, Any], track_info: Mapping[str, Any], key: str) -> Any:
+    """A `track_info` part; some recorded webhooks carry it beside `track_info` instead
+    ("17TRACK track_info")."""
+    value = track_info.get(key)
+    return value if value is not None else item.get(key)
+
+
+def _estimate(metrics: Any) -> Any:
+    """`time_metrics.estimated_delivery_date`: `{source, from, to}`, or a bare time in older
+    answers ("17TRACK track_info"). `to`, the late end of the window, first: "delayed" only
+    once it has passed."""
+    if not isinstance(metrics, dict):
+        return None
+    estimate = metrics.get("estimated_delivery_date")
+    if isinstance(estimate, dict):
+        return estimate.get("to") or estimate.get("from")
+    return estimate
 
 
 def parse_item(
@@ -232,10 +284,10 @@ def parse_item(
         raise MalformedBody(f"{API}: malformed body: item without number")
     track_info = item.get("track_info")
     track_info = as_object(track_info, API, "track_info") if track_info is not None else {}
-    status, sub_reason, raw = _latest(track_info, report)
+    status, sub_reason, raw = _latest(_part(item, track_info, "latest_status"), report)
 
     events: list[CarrierEvent] = []
-    tracking = track_info.get("tracking")
+    tracking = _part(item, track_info, "tracking")
     providers = tracking.get("providers") if isinstance(tracking, dict) else None
     for provider in as_list(providers, API, "tracking.providers"):
         provider = as_object(provider, API, "providers[]")
@@ -243,17 +295,11 @@ def parse_item(
             event = _event(as_object(raw_event, API, "events[]"), report)
             if event is not None:
                 events.append(event)
-    ordered = list(order_events(events))
-    if ordered and ordered[-1].raw_code is None:
-        # The newest scan without a code of its own is what `latest_status` describes.
+    ordered = forward_only(order_events(events))
+    if ordered and ordered[-1].status is ParcelStatus.UNKNOWN:
+        # The newest scan nothing else classified is what `latest_status` describes.
         ordered[-1] = replace(ordered[-1], status=status, sub_reason=sub_reason)
-
-    metrics = track_info.get("time_metrics")
-    estimate = metrics.get("estimated_delivery_date") if isinstance(metrics, dict) else None
-    expected = None
-    if isinstance(estimate, dict):
-        # `to` is the late end of the window: "delayed" only once it has passed.
-        expected = parse_estimate(estimate.get("to") or estimate.get("from"), API)
+    expected = parse_estimate(_estimate(_part(item, track_info, "time_metrics")), API)
 
     return TrackingUpdate(
         tracking_number=number,
@@ -285,7 +331,8 @@ def parse_push(
     with header `sign` = sha256(raw body + "/" + key).
 
     The carrier is our code for 17TRACK's numeric key, else the `tag` we registered the
-    number with (our own carrier code), else 17TRACK's key as text. TRACKING_STOPPED (30
+    number with (our own carrier code), else "" (the stored carrier stays; an unmapped key is
+    reported, docs/carrier-apis.md "Carrier identity"). TRACKING_STOPPED (30
     days without news, or 15 days after delivery, "17TRACK limits") marks the update stopped."""
     sign = header(headers, "sign")
     if not sign:
@@ -299,11 +346,8 @@ def parse_push(
         data = as_object(obj.get("data"), API, "data")
         key_text = opt_str(data.get("carrier"))
         tag = opt_str(data.get("tag"))
-        carrier = (
-            (carrier_for(key_text) if key_text else None)
-            or (tag if tag in set(known_carriers) else None)
-            or key_text
-            or ""
+        carrier = (our_carrier(key_text, carrier_for, report) if key_text else "") or (
+            tag if tag in set(known_carriers) else ""
         )
         stopped = event == "TRACKING_STOPPED"
         update = parse_item(

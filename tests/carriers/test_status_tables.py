@@ -255,7 +255,10 @@ def test_track17_unknown_status_is_unknown_and_reported() -> None:
         },
     }
     result = track17_parse.parse_track_response(
-        json.dumps(answer), carriers={"N1": "youzheng"}, carrier_for=lambda _: None, report=hook
+        json.dumps(answer),
+        carriers={"N1": "youzheng"},
+        carrier_for={"3011": "youzheng"}.get,
+        report=hook,
     )
     (update,) = result.updates
     assert update.status is ParcelStatus.UNKNOWN
@@ -279,7 +282,7 @@ def test_aftership_unknown_tag_is_unknown_and_reported() -> None:
     hook = Hook()
     tracking = {"tracking_number": "A1", "slug": "x", "tag": "Mystery", "subtag": "Mystery_001"}
     update = aftership_parse.parse_tracking(
-        tracking, carrier_for=lambda _: None, fallback_carrier="zto", source="poll", report=hook
+        tracking, carrier_for=lambda _: "zto", fallback_carrier="zto", source="poll", report=hook
     )
     assert update.status is ParcelStatus.UNKNOWN
     assert hook.calls == [("aftership", "Mystery_001"), ("aftership", "Mystery")]
@@ -294,3 +297,14 @@ def test_aftership_unknown_subtag_falls_back_on_its_tag_prefix() -> None:
     assert update.status is ParcelStatus.DELIVERED
     assert update.raw_status == "Delivered_005"
     assert hook.calls == [("aftership", "Delivered_005")]
+
+
+def test_every_phrase_maps_to_exactly_one_status() -> None:
+    from carriers import phrases
+
+    for table in (phrases.ZH_PHRASES, phrases.EN_PHRASES):
+        counts = Counter(phrase for phrase, _, _ in table)
+        assert [p for p, n in counts.items() if n > 1] == []
+        for _, status, sub_reason in table:
+            assert status is not ParcelStatus.UNKNOWN
+            assert sub_reason is None or sub_reason in SUB_REASONS

@@ -116,7 +116,8 @@ def test_gettrackinfo_request_and_answer() -> None:
     ]
     assert update.events[0].status is ParcelStatus.PICKED_UP
     assert update.events[0].occurred_at == datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
-    assert update.events[2].status is ParcelStatus.UNKNOWN  # a scan 17TRACK gave no stage
+    # a scan 17TRACK gave no stage: classified from its words (docs/statuses.md)
+    assert (update.events[2].status, update.events[2].inferred) == (ParcelStatus.IN_TRANSIT, True)
     assert update.events[-1].status is ParcelStatus.OUT_FOR_DELIVERY
     # EDD: the late end of the window
     assert update.expected_delivery_at == datetime(2026, 11, 13, 16, 0, tzinfo=UTC)
@@ -305,7 +306,7 @@ def test_webhook_tracking_stopped(offline: Offline) -> None:
     assert update.expected_delivery_at is None
 
 
-def test_webhook_carrier_falls_back_on_our_tag_then_on_the_key(offline: Offline) -> None:
+def test_webhook_carrier_falls_back_on_our_tag_never_on_the_key(offline: Offline) -> None:
     doc = fixture("track17_webhook_updated.json")
     doc["data"]["carrier"] = 190271
     doc["data"]["tag"] = "zto"
@@ -315,8 +316,11 @@ def test_webhook_carrier_falls_back_on_our_tag_then_on_the_key(offline: Offline)
 
     doc["data"]["tag"] = "something-else"
     body = json.dumps(doc).encode()
-    (update,) = offline().parse_push({"sign": sign(body)}, body).updates
-    assert update.carrier == "190271"
+    calls: list[tuple[str, str]] = []
+    adapter = offline(on_unknown_code=lambda api, code: calls.append((api, code)))
+    (update,) = adapter.parse_push({"sign": sign(body)}, body).updates
+    assert update.carrier == ""  # 17TRACK's key is not one of our carrier codes: not stored
+    assert ("17track", "carrier:190271") in calls
 
 
 def test_from_env_reads_the_key_and_names_it_when_missing() -> None:
