@@ -10,6 +10,7 @@ PACKAGES=(
     prometheus # promtool, to validate alerting rules and dashboards; the live scrape test
     fonts-noto-cjk # CJK glyphs, so province names render in the scorecard's charts
     chromium # the page tests drive it headless (Playwright, no browser download)
+    prometheus-alertmanager # the live test of the Alertmanager sink against the real server
 )
 
 log() { printf 'install-system-deps: %s\n' "$*"; }
