@@ -327,6 +327,22 @@ class ScorecardConfig(Strict):
     timezone: TimeZoneName | None = None
 
 
+class EscalationStep(Strict):
+    after_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)]  # after the alert opened
+    to: str = Field(min_length=1)  # a sink group (`group = "..."` in [[sinks]])
+
+
+class EscalationConfig(Strict):
+    """What happens to an alert nobody acknowledges (monitor/daemon/escalation.py)."""
+
+    min_severity: Literal["warning", "critical"] = "critical"
+    steps: list[EscalationStep] = []
+    # Re-announce to the first audience while open and unacknowledged: first after this
+    # many minutes, then each interval doubled up to the cap; 0: never.
+    repeat_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 0
+    repeat_max_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 240
+
+
 class Config(Strict):
     database: DatabaseConfig = DatabaseConfig()
     warehouses: list[WarehouseConfig] = []
@@ -339,6 +355,18 @@ class Config(Strict):
     sinks: SinkList = []  # [[sinks]]: where notifications go (alerts/config.py)
     # [[maintenance]]: carriers' planned stops, which pause stall and lost clocks
     maintenance: list[MaintenanceWindow] = []
+    escalation: EscalationConfig = EscalationConfig()
+
+    @model_validator(mode="after")
+    def _escalation_targets_exist(self) -> Config:
+        groups = {s.group for s in self.sinks if s.group}
+        for index, step in enumerate(self.escalation.steps):
+            if step.to not in groups:
+                known = ", ".join(sorted(groups)) or "none: give sinks a `group`"
+                raise ValueError(
+                    f"escalation.steps[{index}].to: no sink is in group {step.to!r} ({known})"
+                )
+        return self
 
     def warehouse(self, warehouse_id: str) -> WarehouseConfig | None:
         return next((w for w in self.warehouses if w.id == warehouse_id), None)

@@ -48,7 +48,7 @@ class Route:
         return self.settings.digest_after
 
     def accepts(self, n: Notification) -> bool:
-        return self.settings.accepts(n.event, n.kind, n.severity)
+        return self.settings.accepts(n.event, n.kind, n.severity, n.text("group"))
 
 
 def _env(env: Mapping[str, str], index: int, key: str, variable: str | None) -> str | None:

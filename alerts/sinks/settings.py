@@ -39,6 +39,10 @@ OUTBOX_EVENTS = {
     "scorecard": "scorecard_weekly",
 }
 PARCEL_EVENT_NAMES = frozenset({"shipped", "delivered"})
+# Escalation (monitor/daemon/escalation.py): `paged` goes to the sinks of the group a step
+# names, whatever their `events`; `reminder` re-announces an alert still open and not
+# acknowledged to the sinks that took its opening.
+PAGED, REMINDER = "paged", "reminder"
 EventName = Literal[
     "opened", "exception_opened", "escalated", "resolved", "shipped", "delivered", "scorecard"
 ]
@@ -112,6 +116,9 @@ class SinkSettings(BaseModel):
     rate_per_minute: Annotated[float, Field(gt=0)] | None = None
     digest_after: Annotated[int, Field(ge=1)] | None = None
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10
+    # The escalation group this sink belongs to (`[[escalation.steps]] to = "<group>"`);
+    # unset: the first audience, which gets openings and reminders.
+    group: str | None = Field(default=None, min_length=1, max_length=64)
     timezone: Annotated[str, AfterValidator(check_timezone)] = (
         "Asia/Shanghai"  # for the times shown
     )
@@ -138,8 +145,16 @@ class SinkSettings(BaseModel):
     def outbox_events(self) -> frozenset[str]:
         return frozenset(OUTBOX_EVENTS[e] for e in self.events)
 
-    def accepts(self, event: str, kind: str | None, severity: str | None) -> bool:
+    def accepts(
+        self, event: str, kind: str | None, severity: str | None, group: str | None = None
+    ) -> bool:
         """Whether a notification goes to this sink."""
+        if event == PAGED:
+            return group is not None and group == self.group
+        if event == REMINDER:
+            return self.group is None and self.accepts("opened", kind, severity)
+        if self.group is not None and "events" not in self.model_fields_set:
+            return False  # an escalation target hears only its pages, unless told otherwise
         if event not in self.outbox_events():
             return False
         if event.startswith(("parcel_", "scorecard_")):

@@ -20,6 +20,7 @@ from alerts.model import AlertState, Resolution, fingerprint
 from alerts.payload import alert_payload
 from alerts.silences import silencing
 from monitor.config import Config
+from monitor.daemon.escalation import escalate
 from monitor.detection import BaselineCache, detect, load_parcels
 from monitor.metrics.instruments import ALERTS_OPENED
 from monitor.store.frames import read_frame
@@ -95,6 +96,7 @@ def run_tick(
     result.timings["plan"] = time.perf_counter() - mark
     mark = time.perf_counter()
     apply_plan(engine, changes, now)
+    escalate(engine, config, now)  # what nobody acknowledged pages the next group
     result.timings["write"] = time.perf_counter() - mark
     result.opened = len(changes.open)
     if result.opened:

@@ -155,6 +155,10 @@ class Alert(SQLModel, table=True):
     snoozed_until: datetime | None = _utc()
     # The silence holding its notifications back (migration 0010); NULL: none.
     silenced_by: int | None = None
+    # Escalation (migration 0011): steps already paged, reminders sent, when the next is due.
+    pages_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    reminders_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_reminder_at: datetime | None = _utc()
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
