@@ -181,7 +181,8 @@ def act(
             )
         )
         alert = dict(conn.execute(select(ALERTS).where(A.id == alert_id)).one()._mapping)
-        if action == Action.RESOLVE and alert.get("silenced_by") is None:
+        held = alert.get("silenced_by") is not None or alert.get("inhibited_by") is not None
+        if action == Action.RESOLVE and not held:
             stamp = int(now.timestamp() * 1_000_000)
             conn.execute(
                 insert(OUTBOX).values(

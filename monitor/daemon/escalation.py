@@ -54,6 +54,7 @@ def escalate(engine: Engine, config: Config, now: datetime) -> int:
         A.state == AlertState.OPEN.value,
         A.severity.in_(severities),
         A.silenced_by.is_(None),
+        A.inhibited_by.is_(None),
         A.opened_at <= now - timedelta(minutes=earliest),
         or_(*due),
     )

@@ -21,6 +21,7 @@ from alerts.payload import alert_payload
 from alerts.silences import silencing
 from monitor.config import Config
 from monitor.daemon.escalation import escalate
+from monitor.daemon.inhibition import incident_holding, open_incidents, release_inhibited
 from monitor.detection import BaselineCache, detect, load_parcels
 from monitor.metrics.instruments import ALERTS_OPENED
 from monitor.store.frames import read_frame
@@ -84,6 +85,7 @@ def run_tick(
     result = TickResult()
     started = time.perf_counter()
     release_ended(engine, now)  # what ended silences held is announced once, now
+    release_inhibited(engine, now)  # and what resolved incidents held
     parcels = load_parcels(engine, now)
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
@@ -121,15 +123,20 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
     outbox: list[dict[str, Any]] = []
 
     def announce(alert: dict[str, Any], event: str) -> None:
-        """An outbox row for sinks, unless a silence holds this alert's notifications
-        (then its history says so); a resolution is not announced for an alert whose
-        opening never was."""
-        if alert.get("silenced_by") is not None:
+        """An outbox row for sinks, unless a silence or an open carrier incident holds this
+        alert's notifications (then its history says so); a resolution is not announced for
+        an alert whose opening never was."""
+        if alert.get("silenced_by") is not None or alert.get("inhibited_by") is not None:
             return
         if event != "resolved" and (held := silencing(silences, alert, now)) is not None:
             silenced.append((alert["id"], held.id))
             history.append(_event(alert["id"], now, "silenced", None, None, alert["severity"],
                                   f"silence #{held.id}: {held.reason}"))  # fmt: skip
+            return
+        if event != "resolved" and (incident := incident_holding(incidents, alert)) is not None:
+            inhibited.append((alert["id"], incident))
+            history.append(_event(alert["id"], now, "inhibited", None, None, alert["severity"],
+                                  f"carrier incident #{incident} is open"))  # fmt: skip
             return
         outbox.append(
             {
@@ -144,8 +151,10 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
         )
 
     silenced: list[tuple[int, int]] = []  # (alert id, silence id) held at this tick
+    inhibited: list[tuple[int, int]] = []  # (alert id, incident alert id) held at this tick
     with engine.begin() as conn:
         silences = active_silences(conn, now)
+        incidents = open_incidents(conn)
         if not changes.open.empty:
             rows = _alert_rows(changes.open, now)
             # RETURNING without sort_by_parameter_order lets SQLAlchemy batch the insert
@@ -154,9 +163,10 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
             returned = conn.execute(insert(ALERTS).returning(A.id, A.fingerprint), rows)
             ids = {fp: alert_id for alert_id, fp in returned}
             for row in rows:
-                alert_id = ids[row["fingerprint"]]
-                row["id"] = alert_id
-                history.append(_event(alert_id, now, "opened", None, "open", row["severity"]))
+                row["id"] = ids[row["fingerprint"]]
+            incidents = open_incidents(conn, rows)  # incidents opening now hold members too
+            for row in rows:
+                history.append(_event(row["id"], now, "opened", None, "open", row["severity"]))
                 announce(row, "opened")
 
         for frame, action in ((changes.escalate, "escalated"), (changes.deescalate, "deescalated")):
@@ -227,6 +237,13 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
                 )
                 announce(alert, "resolved")
 
+        if inhibited:
+            conn.execute(
+                update(ALERTS)
+                .where(A.id == bindparam("b_id"))
+                .values(inhibited_by=bindparam("b_i")),
+                [{"b_id": alert_id, "b_i": incident} for alert_id, incident in inhibited],
+            )
         if silenced:
             conn.execute(
                 update(ALERTS)

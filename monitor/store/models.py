@@ -155,6 +155,8 @@ class Alert(SQLModel, table=True):
     snoozed_until: datetime | None = _utc()
     # The silence holding its notifications back (migration 0010); NULL: none.
     silenced_by: int | None = None
+    # The open carrier incident holding its notifications (migration 0012); NULL: none.
+    inhibited_by: int | None = None
     # Escalation (migration 0011): steps already paged, reminders sent, when the next is due.
     pages_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     reminders_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

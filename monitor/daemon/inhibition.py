@@ -1,0 +1,75 @@
+"""Inhibition: while a carrier incident is open, its member parcels' notifications are held.
+
+An incident (`carrier_incident`, per carrier and destination province) already tells the
+lead that a carrier is in trouble there; the hundreds of stalled and delayed parcels behind
+it would each notify too. They still open and stay in the queue, linked to the incident
+(`alert.inhibited_by`) and with a history entry; they notify nothing while it is open. When
+the incident resolves, those of them still open are announced once, together (a chat sink
+receives them as one digest), at the next tick, with one idempotency key per (alert,
+incident).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from alerts.model import AlertKind, AlertState
+from alerts.payload import alert_payload
+from monitor.rules.incidents import TROUBLE_KINDS
+from monitor.store.tables import ALERT_HISTORY, ALERTS, OUTBOX
+
+A = ALERTS.c
+SYSTEM = "system"
+INCIDENT = AlertKind.CARRIER_INCIDENT.value
+Incidents = dict[tuple[Any, Any], int]  # (carrier, province) -> open incident alert id
+
+
+def open_incidents(conn: Connection, new: list[dict[str, Any]] | None = None) -> Incidents:
+    """Incidents open now: those in the store and those this tick opens (`new`, with ids)."""
+    query = select(A.id, A.carrier, A.province).where(
+        A.kind == INCIDENT, A.state != AlertState.RESOLVED.value
+    )
+    found: Incidents = {(r.carrier, r.province): r.id for r in conn.execute(query)}
+    for row in new or []:
+        if row["kind"] == INCIDENT:
+            found.setdefault((row["carrier"], row["province"]), row["id"])
+    return found
+
+
+def incident_holding(incidents: Incidents, alert: dict[str, Any]) -> int | None:
+    """The open incident this parcel alert belongs to, if any."""
+    if alert.get("kind") not in TROUBLE_KINDS:
+        return None
+    return incidents.get((alert.get("carrier"), alert.get("province")))
+
+
+def release_inhibited(engine: Engine, now: datetime) -> int:
+    """Announce, once, what incidents that have resolved held; returns how many."""
+    incident = ALERTS.alias("incident")
+    announced = 0
+    with engine.begin() as conn:
+        held = conn.execute(
+            select(ALERTS)
+            .join(incident, incident.c.id == A.inhibited_by)
+            .where(incident.c.state == AlertState.RESOLVED.value)
+        )
+        for alert in [dict(r._mapping) for r in held]:
+            conn.execute(update(ALERTS).where(A.id == alert["id"]).values(inhibited_by=None))
+            if alert["state"] == AlertState.RESOLVED.value or alert.get("silenced_by"):
+                continue  # gone, or a silence holds it now (it announces when that ends)
+            announced += 1
+            source = alert["inhibited_by"]
+            conn.execute(insert(ALERT_HISTORY).values(
+                alert_id=alert["id"], at=now, actor=SYSTEM, action="uninhibited",
+                severity=alert["severity"], note=f"carrier incident #{source} resolved",
+            ))  # fmt: skip
+            conn.execute(insert(OUTBOX).values(
+                alert_id=alert["id"], event="opened",
+                payload=alert_payload(alert, "opened") | {"released_from_incident": source},
+                idempotency_key=f"alert-{alert['id']}-uninhibited-{source}",
+                created_at=now, available_at=now, attempts=0,
+            ))  # fmt: skip
+    return announced
