@@ -38,6 +38,7 @@ class AlertKind(StrEnum):
     REJECTED = "rejected"
     DAMAGED = "damaged"
     CARRIER_INCIDENT = "carrier_incident"
+    HUB_INCIDENT = "hub_incident"
     CARRIER_API_FAILING = "carrier_api_failing"
 
 

@@ -58,7 +58,9 @@ def active_parcels_query(now: datetime) -> Any:
     )
 
 
-CATEGORY_COLUMNS = ("platform", "warehouse", "carrier", "province", "status", "sub_reason")
+CATEGORY_COLUMNS = (
+    "platform", "warehouse", "carrier", "province", "status", "sub_reason", "last_hub",
+)  # fmt: skip
 
 
 def load_parcels(engine: Engine, now: datetime) -> pd.DataFrame:

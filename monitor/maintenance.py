@@ -46,7 +46,7 @@ def _clock(value: Any) -> Any:
 
 
 def _day_or_moment(value: Any) -> Any:
-    """"2027-02-06" is a whole day (the end includes it), as TOML's bare date is; a time of
+    """ "2027-02-06" is a whole day (the end includes it), as TOML's bare date is; a time of
     day makes it a moment."""
     if isinstance(value, str) and len(value.strip()) == 10:
         try:

@@ -41,6 +41,7 @@ KIND_NAMES = {
     "rejected": "拒签",
     "damaged": "破损",
     "carrier_incident": "快递区域异常",
+    "hub_incident": "转运中心积压",
     "carrier_api_failing": "快递接口故障",
 }
 EVENT_NAMES = {

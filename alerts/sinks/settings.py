@@ -46,7 +46,11 @@ PAGED, REMINDER = "paged", "reminder"
 EventName = Literal[
     "opened", "exception_opened", "escalated", "resolved", "shipped", "delivered", "scorecard"
 ]
-AGGREGATE_KINDS = [AlertKind.CARRIER_INCIDENT.value, AlertKind.CARRIER_API_FAILING.value]
+AGGREGATE_KINDS = [
+    AlertKind.CARRIER_INCIDENT.value,
+    AlertKind.HUB_INCIDENT.value,
+    AlertKind.CARRIER_API_FAILING.value,
+]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 

@@ -81,13 +81,23 @@ def exit_quietly_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+OWN_LOGGERS = ("monitor", "alerts", "carriers")  # parcelwatch's own packages
+
+
 def setup_logging() -> None:
+    """A quiet terminal for `run` and `demo`: parcelwatch's own messages from INFO (the
+    start-up block, one status line a minute, problems), every library's only from WARNING
+    (no per-request, per-job or per-migration chatter). Skipped overlapping runs are counted
+    in `parcelwatch_scheduler_skipped_runs_total{job_id}` instead of printed."""
     logging.basicConfig(
-        level=logging.INFO,
+        level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for chatty in ("httpx", "apscheduler.executors.default", "alembic.runtime.migration"):
+    logging.getLogger().setLevel(logging.WARNING)  # also when a handler was already there
+    for own in OWN_LOGGERS:
+        logging.getLogger(own).setLevel(logging.INFO)
+    for chatty in ("httpx", "httpcore", "apscheduler", "alembic", "uvicorn", "asyncio"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").addFilter(_not_a_skipped_overlap)
 

@@ -1,7 +1,8 @@
 """Inhibition: while a carrier incident is open, its member parcels' notifications are held.
 
-An incident (`carrier_incident`, per carrier and destination province) already tells the
-lead that a carrier is in trouble there; the hundreds of stalled and delayed parcels behind
+An incident (`carrier_incident`, per carrier and destination province; `hub_incident`, per
+carrier and the hub the parcels were last scanned at) already tells the lead that a carrier
+is in trouble there; the hundreds of stalled and delayed parcels behind
 it would each notify too. They still open and stay in the queue, linked to the incident
 (`alert.inhibited_by`) and with a history entry; they notify nothing while it is open. When
 the incident resolves, those of them still open are announced once, together (a chat sink
@@ -24,18 +25,29 @@ from monitor.store.tables import ALERT_HISTORY, ALERTS, OUTBOX
 A = ALERTS.c
 SYSTEM = "system"
 INCIDENT = AlertKind.CARRIER_INCIDENT.value
-Incidents = dict[tuple[Any, Any], int]  # (carrier, province) -> open incident alert id
+HUB_INCIDENT = AlertKind.HUB_INCIDENT.value
+# (carrier, province) or ("hub", carrier, hub) -> the open incident's alert id
+Incidents = dict[tuple[Any, ...], int]
+
+
+def _key(kind: str, carrier: Any, province: Any, detail: Any) -> tuple[Any, ...]:
+    if kind == HUB_INCIDENT:
+        return ("hub", carrier, (detail or {}).get("hub"))
+    return (carrier, province)
 
 
 def open_incidents(conn: Connection, new: list[dict[str, Any]] | None = None) -> Incidents:
     """Incidents open now: those in the store and those this tick opens (`new`, with ids)."""
-    query = select(A.id, A.carrier, A.province).where(
-        A.kind == INCIDENT, A.state != AlertState.RESOLVED.value
+    query = select(A.id, A.kind, A.carrier, A.province, A.detail).where(
+        A.kind.in_([INCIDENT, HUB_INCIDENT]), A.state != AlertState.RESOLVED.value
     )
-    found: Incidents = {(r.carrier, r.province): r.id for r in conn.execute(query)}
+    found: Incidents = {
+        _key(r.kind, r.carrier, r.province, r.detail): r.id for r in conn.execute(query)
+    }
     for row in new or []:
-        if row["kind"] == INCIDENT:
-            found.setdefault((row["carrier"], row["province"]), row["id"])
+        if row["kind"] in (INCIDENT, HUB_INCIDENT):
+            key = _key(row["kind"], row["carrier"], row["province"], row["detail"])
+            found.setdefault(key, row["id"])
     return found
 
 
@@ -43,7 +55,11 @@ def incident_holding(incidents: Incidents, alert: dict[str, Any]) -> int | None:
     """The open incident this parcel alert belongs to, if any."""
     if alert.get("kind") not in TROUBLE_KINDS:
         return None
-    return incidents.get((alert.get("carrier"), alert.get("province")))
+    held = incidents.get((alert.get("carrier"), alert.get("province")))
+    hub = (alert.get("detail") or {}).get("last_hub")
+    if held is None and hub:
+        held = incidents.get(("hub", alert.get("carrier"), hub))
+    return held
 
 
 def release_inhibited(engine: Engine, now: datetime) -> int:
@@ -64,7 +80,7 @@ def release_inhibited(engine: Engine, now: datetime) -> int:
             source = alert["inhibited_by"]
             conn.execute(insert(ALERT_HISTORY).values(
                 alert_id=alert["id"], at=now, actor=SYSTEM, action="uninhibited",
-                severity=alert["severity"], note=f"carrier incident #{source} resolved",
+                severity=alert["severity"], note=f"incident #{source} resolved",
             ))  # fmt: skip
             conn.execute(insert(OUTBOX).values(
                 alert_id=alert["id"], event="opened",

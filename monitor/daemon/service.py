@@ -18,9 +18,13 @@ from typing import Any
 
 import httpx
 import uvicorn
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from fastapi import FastAPI
+from prometheus_client import Counter
+from sqlalchemy import Engine, func, select
 
 from alerts.outbox import deliver_due, resend_active
 from alerts.sinks import build_routes
@@ -30,17 +34,73 @@ from monitor.daemon.poller import CarrierClient, Poller
 from monitor.daemon.tick import run_tick
 from monitor.detection import BaselineCache
 from monitor.metrics.collectors import register_store_collector
-from monitor.metrics.instruments import DETECTION_DURATION, LAST_DETECTION, NOTIFICATIONS
+from monitor.metrics.instruments import (
+    DETECTION_DURATION,
+    EVENTS_INGESTED,
+    LAST_DETECTION,
+    NOTIFICATIONS,
+    SCHEDULER_SKIPPED_RUNS,
+    TRACKING_REQUESTS,
+)
 from monitor.scorecard.lanes import refresh_lane_stats
 from monitor.scorecard.weekly import publish_weekly
 from monitor.scorecard.weeks import report_zone
 from monitor.store.db import make_engine, upgrade
 from monitor.store.locks import run_alone
-from monitor.store.tables import ALERTS, OUTBOX, OUTBOX_DELIVERIES
+from monitor.store.tables import ALERTS, OUTBOX, OUTBOX_DELIVERIES, SHIPMENTS
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 
 log = logging.getLogger(__name__)
+STATUS_SECONDS = 60  # one status line a minute on the terminal
+
+
+def count_skipped_runs(scheduler: BaseScheduler) -> None:
+    """A run skipped because the job's previous run is still going (max_instances=1) is
+    counted per job in a metric, not printed (monitor/cli/common.py filters APScheduler's
+    warning): a skip is the design; only a job that skips all the time needs a look."""
+
+    def skipped(event: JobSubmissionEvent) -> None:
+        SCHEDULER_SKIPPED_RUNS.labels(job_id=str(event.job_id)).inc()
+
+    scheduler.add_listener(skipped, EVENT_JOB_MAX_INSTANCES)
+
+
+def _total(counter: Counter, **labels: str) -> float:
+    return sum(
+        sample.value
+        for metric in counter.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+        and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+class StatusLine:
+    """The terminal's one line a minute: parcels, open alerts, and the tracking calls and
+    pushed events since the previous line."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.polls = _total(TRACKING_REQUESTS)
+        self.pushes = _total(EVENTS_INGESTED, source="push")
+
+    def line(self) -> str:
+        with self.engine.connect() as conn:
+            parcels = conn.execute(select(func.count()).select_from(SHIPMENTS)).scalar() or 0
+            alerts = (
+                conn.execute(
+                    select(func.count()).select_from(ALERTS).where(ALERTS.c.state != "resolved")
+                ).scalar()
+                or 0
+            )
+        polls, pushes = _total(TRACKING_REQUESTS), _total(EVENTS_INGESTED, source="push")
+        text = (
+            f"status: {parcels} parcels, {alerts} open alerts; last minute: "
+            f"{polls - self.polls:.0f} tracking calls, {pushes - self.pushes:.0f} pushed events"
+        )
+        self.polls, self.pushes = polls, pushes
+        return text
 
 
 class Daemon:
@@ -79,6 +139,8 @@ class Daemon:
         self.last_tick: Any = None
         self.inflight: set[asyncio.Task[Any]] = set()
         self.baselines = BaselineCache()
+        self.status = StatusLine(self.engine)
+        count_skipped_runs(self.scheduler)
         # Sinks are built once: their rate-limit windows live in them.
         self.routes = (
             build_routes(config.sinks, http, public_url=config.daemon.public_url)
@@ -170,6 +232,13 @@ class Daemon:
 
         await self._guarded("resend", work)
 
+    async def report_status(self) -> None:
+        """Not a guarded job (no heartbeat, not in /readyz): a missed line harms nothing."""
+        try:
+            log.info("%s", await asyncio.to_thread(self.status.line))
+        except Exception as exc:  # the store is busy or gone: the jobs report that
+            log.warning("status line: %s", exc)
+
     def _every(self, job: str, run: Callable[[], Awaitable[None]], seconds: float,
                **options: Any) -> None:  # fmt: skip
         self.ctx.job_intervals[job] = seconds
@@ -192,6 +261,8 @@ class Daemon:
             self._every("deliver", self.deliver, every.deliver_interval_seconds,
                         next_run_time=_soon())  # fmt: skip
             self._every("resend", self.resend, 60)
+        self.scheduler.add_job(self.report_status, "interval", seconds=STATUS_SECONDS,
+                               id="status")  # fmt: skip
         self.scheduler.start()
         self.ctx.scheduler_running = True
 

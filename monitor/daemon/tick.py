@@ -35,16 +35,18 @@ A = ALERTS.c
 def with_fingerprints(exceptions: pd.DataFrame) -> pd.DataFrame:
     """Parcel alerts are about an order; carrier alerts about a carrier (and province)."""
 
-    def subject(order_id: object, carrier: object, province: object) -> str:
+    def subject(order_id: object, carrier: object, province: object, detail: object) -> str:
         if isinstance(order_id, str):
             return order_id
+        if isinstance(detail, dict) and detail.get("hub"):  # a hub incident: carrier and hub
+            return f"{carrier}@{detail['hub']}"
         return f"{carrier}:{province}" if isinstance(province, str) else str(carrier)
 
     fingerprints = [
-        fingerprint(kind, subject(o, c, p))
-        for kind, o, c, p in zip(
+        fingerprint(kind, subject(o, c, p, d))
+        for kind, o, c, p, d in zip(
             exceptions["kind"], exceptions["order_id"], exceptions["carrier"],
-            exceptions["province"], strict=True,
+            exceptions["province"], exceptions["detail"], strict=True,
         )
     ]  # fmt: skip
     return exceptions.assign(

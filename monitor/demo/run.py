@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from monitor.daemon.carrier_clients import build_clients
 from monitor.daemon.service import Daemon
 from monitor.demo.sample import DEMO_WAREHOUSES, generate_shop, write_csv
 from monitor.ingest import import_file
+from monitor.store.silences import create_silence
 from monitor.web.auth import hash_token
 from monitor.web.sessions import hash_password
 
@@ -144,6 +145,10 @@ def run_demo(
         async with httpx.AsyncClient(timeout=httpx.Timeout(20.0)) as http:
             daemon = Daemon(config, clock, build_clients(config, http), http)
             report = import_file(daemon.engine, config, export, clock.now())
+            # One silence to show what it does: EMS's alerts open but notify nothing.
+            create_silence(daemon.engine, {"carrier": "ems"}, clock.now(),
+                           clock.now() + timedelta(days=7), "演示：EMS 延误已知，暂不通知",
+                           "demo", clock.now())  # fmt: skip
             out.print(
                 f"shop: {report.counts.inserted} orders imported from {export}; "
                 f"{len(world)} parcels handed to the carrier simulator at {sim.url}",

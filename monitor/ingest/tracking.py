@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from carriers.base import TrackingUpdate
+from carriers.hubs import hub_of
 from carriers.registry import CARRIERS
 from carriers.status import ParcelStatus
 from monitor.clock import EARLIEST_MOMENT, implausible_moment
@@ -223,6 +224,7 @@ def _state_change(
         "tracking_stopped_at": now if upd.stopped else row.tracking_stopped_at,
         "subscribed_at": row.subscribed_at or (now if subscribed else None),
         "answered_at": now,  # the carrier said something about it (migration 0007)
+        "last_hub": row.last_hub,
     }
     if values["carrier"] != row.carrier:
         # Another carrier may be served by another API account: subscribe again.
@@ -234,8 +236,12 @@ def _state_change(
         # marked subscribed: re-subscribing would only repeat the same answer, and the
         # safety-net polls still watch it.
         values["subscribed_at"] = None
+    hubs = [h for e in sorted(upd.events, key=lambda e: e.occurred_at, reverse=True)
+            if (h := hub_of(e.raw_text, e.location))]  # fmt: skip
     if moves_forward:
         values.update(status=upd.status.value, sub_reason=upd.sub_reason, last_event_at=newest)
+        if hubs:
+            values["last_hub"] = hubs[0]
         if upd.status == ParcelStatus.DELIVERED:
             delivered = [e.occurred_at for e in upd.events if e.status == ParcelStatus.DELIVERED]
             values["delivered_at"] = max(delivered, default=newest)

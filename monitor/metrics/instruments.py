@@ -71,6 +71,13 @@ LAST_DETECTION = Gauge(
 )
 BUILD_INFO = Gauge("parcelwatch_build_info", "The running version (always 1).", ["version"])
 BUILD_INFO.labels(version=__version__).set(1)
+SCHEDULER_SKIPPED_RUNS = Counter(
+    "parcelwatch_scheduler_skipped_runs",
+    "Scheduled job runs skipped because the previous run of the same job was still going "
+    "(max_instances=1), by APScheduler job id (poll, detect ...): the design, not a fault, "
+    "but a job that skips all the time is slower than its interval.",
+    ["job_id"],
+)
 NOTIFICATIONS = Counter(
     "parcelwatch_notifications",
     "Outbox messages handed to a sink, by sink and outcome (ok, transient, permanent).",

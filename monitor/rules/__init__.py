@@ -16,7 +16,7 @@ from monitor.config import Config
 from monitor.rules import reported, shipping, transit
 from monitor.rules.base import EXCEPTION_COLUMNS, PARCEL_COLUMNS, TIME_COLUMNS, RuleContext
 from monitor.rules.health import carrier_api_failing
-from monitor.rules.incidents import BASELINE_COLUMNS, carrier_incidents
+from monitor.rules.incidents import BASELINE_COLUMNS, carrier_incidents, hub_incidents
 
 Rule = Callable[[RuleContext], "pd.DataFrame | list[pd.DataFrame]"]
 
@@ -64,9 +64,14 @@ def evaluate(
     exceptions = pd.concat(frames, ignore_index=True)
     # The lost rule can fire twice for one parcel (declared and silent): one alert.
     exceptions = exceptions.drop_duplicates(["kind", "shipment_id"], keep="first")
-    incidents = carrier_incidents(ctx, exceptions, incident_baseline)
-    if not incidents.empty:
-        exceptions = pd.concat([exceptions, incidents], ignore_index=True)
+    incidents = [
+        found
+        for found in (carrier_incidents(ctx, exceptions, incident_baseline),
+                      hub_incidents(ctx, exceptions))
+        if not found.empty
+    ]  # fmt: skip
+    if incidents:
+        exceptions = pd.concat([exceptions, *incidents], ignore_index=True)
     rank = exceptions["severity"].map({s.value: r for s, r in SEVERITY_RANK.items()})
     order = pd.DataFrame({"rank": -rank, "since": exceptions["since"]}).sort_values(
         ["rank", "since"], kind="stable"

@@ -41,6 +41,7 @@ PARCEL_COLUMNS = (
     "last_polled_at",
     "subscribed_at",
     "answered_at",
+    "last_hub",
 )
 TIME_COLUMNS = (
     "paid_at",

@@ -85,3 +85,65 @@ def carrier_incidents(
             }
         )
     return pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))
+
+
+def hub_incidents(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame:
+    """One alert per carrier hub holding parcels (docs/rules.md "hub_incident"): among the
+    parcels in a carrier's hands whose last scan was at one hub, at least `min_parcels` in
+    all, at least `min_share` of them stalled, and at least `baseline_factor` times the stalled
+    share at the carrier's other hubs right now (a hub that stands out from its own network:
+    压货 there, not everywhere)."""
+    settings = ctx.config.rules.incident
+    p = ctx.parcels
+    if p.empty or "last_hub" not in p or p["last_hub"].isna().all():
+        return empty_exceptions()
+    in_hands = ctx.status_in(*HEADING_TO_BUYER) & p["last_hub"].notna().to_numpy(dtype=bool)
+    hands = p.loc[in_hands, ["shipment_id", "carrier", "last_hub"]]
+    stalled = exceptions[exceptions["kind"] == AlertKind.STALLED.value]
+    if hands.empty or stalled.empty:
+        return empty_exceptions()
+    hands = hands.assign(stalled=hands["shipment_id"].isin(stalled["shipment_id"]))
+    since = stalled.set_index("shipment_id")["since"]
+    cells = hands.groupby(["carrier", "last_hub"], observed=True).agg(
+        parcels=("stalled", "size"), affected=("stalled", "sum")
+    ).reset_index()  # fmt: skip
+    # What is usual: the stalled share at the carrier's other hubs right now (the hub's own
+    # parcels left out, so one big hub cannot raise its own bar).
+    totals = hands.groupby("carrier", observed=True)["stalled"].agg(n="size", k="sum")
+    cells = cells.merge(totals, left_on="carrier", right_index=True)
+    cells["share"] = cells["affected"] / cells["parcels"]
+    others = (cells["n"] - cells["parcels"]).where(cells["n"] > cells["parcels"])
+    cells["usual"] = (cells["k"] - cells["affected"]) / others
+    firing = cells[
+        (cells["parcels"] >= settings.min_parcels)
+        & (cells["share"] >= settings.min_share)
+        & (cells["usual"].isna() | (cells["share"] >= settings.baseline_factor * cells["usual"]))
+    ]
+    if firing.empty:
+        return empty_exceptions()
+    members = hands[hands["stalled"]]
+    rows = []
+    for cell in firing.itertuples(index=False):
+        ids = members[(members["carrier"] == cell.carrier) & (members["last_hub"] == cell.last_hub)]
+        rows.append(
+            {
+                "kind": AlertKind.HUB_INCIDENT.value,
+                "severity": Severity.CRITICAL.value,
+                "shipment_id": None,
+                "order_id": None,
+                "tracking_number": None,
+                "carrier": cell.carrier,
+                "warehouse": None,
+                "province": None,
+                "platform": None,
+                "since": since.loc[since.index.isin(ids["shipment_id"])].min(),
+                "detail": {
+                    "hub": str(cell.last_hub),
+                    "parcels": int(cell.parcels),
+                    "stalled": int(cell.affected),
+                    "share": round(float(cell.share), 4),
+                    "usual_share": None if pd.isna(cell.usual) else round(float(cell.usual), 4),
+                },
+            }
+        )
+    return pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))

@@ -94,6 +94,8 @@ def stalled(ctx: RuleContext) -> pd.DataFrame:
     paused = ctx.paused_hours
     if ctx.config.maintenance:
         detail["paused_hours"] = paused.where(paused > 0).round(1)
+    if p["last_hub"].notna().any():  # where its scans named one: for hub incidents
+        detail["last_hub"] = p["last_hub"].astype(object)
     return emit(
         ctx,
         mask,

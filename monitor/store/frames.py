@@ -179,8 +179,12 @@ def read_frame(
     table = _with_utc_times(table, times)
     for name in categories:
         index = table.schema.get_field_index(name)
-        if not pa.types.is_dictionary(table.column(index).type):
-            table = table.set_column(index, name, table.column(index).dictionary_encode())
+        column = table.column(index)
+        if column.null_count == len(column) and not pa.types.is_string(column.type):
+            # NULL in every row: SQLite's reader guesses a numeric type; it is still text.
+            column = pa.nulls(len(column), pa.string())
+        if not pa.types.is_dictionary(column.type):
+            table = table.set_column(index, name, column.dictionary_encode())
     return table.to_pandas()
 
 

@@ -67,6 +67,8 @@ class Shipment(SQLModel, table=True):
     poll_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     subscribed_at: datetime | None = _utc()  # registered for push with the tracking API
     tracking_stopped_at: datetime | None = _utc()  # the API stopped tracking it
+    # The last hub or outlet its scans named (carriers/hubs.py; migration 0013).
+    last_hub: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from carriers.registry import CARRIERS
+
 LANGUAGES = ("zh", "en")
 
 KIND_NAMES = {
@@ -21,6 +23,7 @@ KIND_NAMES = {
         "rejected": "拒签",
         "damaged": "破损",
         "carrier_incident": "快递异常事件",
+        "hub_incident": "转运中心积压",
         "carrier_api_failing": "快递接口故障",
     },
     "en": {
@@ -36,6 +39,7 @@ KIND_NAMES = {
         "rejected": "Rejected",
         "damaged": "Damaged",
         "carrier_incident": "Carrier incident",
+        "hub_incident": "Hub incident",
         "carrier_api_failing": "Carrier API failing",
     },
 }
@@ -58,7 +62,17 @@ TEXT = {
         "no_alerts": "没有异常", "no_events": "暂无物流信息", "detail": "详情",
         "signed_in_as": "当前用户", "read_only": "只读", "apply": "执行", "note": "备注内容",
         "count": "条", "page": "页", "expected": "预计送达", "source": "来源",
-        "scorecards": "快递评分",
+        "scorecards": "快递评分", "mine": "只看指派给我的", "what": "情况", "where": "仓库 → 省份",
+        "live_new": "新增 {n} 条", "live_gone": "已解决或移出 {n} 条",
+        "recommendations": "建议", "use": "建议使用", "current": "当前", "switch": "更换",
+        "hours_saved": "每件节省 (小时)", "why": "原因", "yes": "是", "no": "否",
+        "national": "全国", "charts": "图表", "by_province": "各省份",
+        "today": "今日", "to_ship": "今天必须发出", "near_deadline": "临近平台发货时限",
+        "to_ship_rule": "{cutoff} 前付款、尚未发货，须在 {ship_by} 前发出",
+        "time_left": "还剩 {left}", "time_over": "已超 {left}", "and_more": "另有 {n} 单",
+        "nothing": "没有", "no_pickup_by_carrier": "已发货未揽收（按快递）",
+        "open_by_kind": "未解决异常（与昨天此时比）", "now": "现在", "yesterday": "昨天",
+        "no_recommendations": "没有包裹量足够排名的省份",
     },
     "en": {
         "title": "Exception queue", "all": "All", "state": "State", "kind": "Kind",
@@ -82,8 +96,229 @@ TEXT = {
         "detail": "Detail", "signed_in_as": "Signed in as", "read_only": "read only",
         "apply": "Apply", "note": "Note", "count": "alerts", "page": "page",
         "expected": "Expected", "source": "Source", "scorecards": "Carrier scorecards",
+        "mine": "Assigned to me", "what": "What happened", "where": "Warehouse → province",
+        "live_new": "{n} new", "live_gone": "{n} resolved or moved",
+        "recommendations": "Recommendations", "use": "Use", "current": "Current",
+        "switch": "Switch", "hours_saved": "Hours saved a parcel", "why": "Why", "yes": "yes",
+        "no": "no", "national": "National", "charts": "Charts", "by_province": "By province",
+        "today": "Today", "to_ship": "Must ship today",
+        "near_deadline": "Close to the ship deadline",
+        "to_ship_rule": "paid before {cutoff}, not shipped: must leave by {ship_by}",
+        "time_left": "{left} left", "time_over": "{left} over", "and_more": "and {n} more",
+        "nothing": "Nothing", "no_pickup_by_carrier": "Shipped, not yet scanned (by carrier)",
+        "open_by_kind": "Open alerts (against this time yesterday)", "now": "Now",
+        "yesterday": "Yesterday",
+        "no_recommendations": "No province has a carrier with enough parcels to rank.",
     },
 }  # fmt: skip
+
+
+# The closed vocabularies of the pages: every canonical value a page can show has a name in
+# both languages (tests/monitor/web/test_sentences.py checks that none is missing).
+STATUS_NAMES = {
+    "zh": {
+        "awaiting_shipment": "待发货",
+        "label_created": "已打单待揽收",
+        "picked_up": "已揽收",
+        "in_transit": "运输中",
+        "out_for_delivery": "派件中",
+        "available_for_pickup": "待取件",
+        "delivered": "已签收",
+        "delivery_failed": "派送失败",
+        "returning": "退回中",
+        "returned": "已退回",
+        "rejected": "拒签",
+        "exception": "异常",
+        "unknown": "未知",
+    },
+    "en": {
+        "awaiting_shipment": "Awaiting shipment",
+        "label_created": "Label created",
+        "picked_up": "Picked up",
+        "in_transit": "In transit",
+        "out_for_delivery": "Out for delivery",
+        "available_for_pickup": "Ready for collection",
+        "delivered": "Delivered",
+        "delivery_failed": "Delivery failed",
+        "returning": "Being returned",
+        "returned": "Returned",
+        "rejected": "Refused",
+        "exception": "Exception",
+        "unknown": "Unknown",
+    },
+}
+SUB_REASON_NAMES = {
+    "zh": {
+        "lost": "丢失",
+        "damaged": "破损",
+        "refused": "收件人拒收",
+        "unreachable": "联系不上收件人",
+        "bad_address": "地址有误",
+        "out_of_area": "超出派送范围",
+        "missorted": "分拣错误",
+        "customs": "清关",
+        "held": "网点滞留",
+        "other": "其他原因",
+    },
+    "en": {
+        "lost": "lost",
+        "damaged": "damaged",
+        "refused": "refused by the buyer",
+        "unreachable": "buyer unreachable",
+        "bad_address": "wrong address",
+        "out_of_area": "outside the delivery area",
+        "missorted": "missorted",
+        "customs": "customs hold",
+        "held": "held at the outlet",
+        "other": "other reason",
+    },
+}
+PLATFORM_NAMES = {
+    "zh": {
+        "taobao": "淘宝",
+        "tmall": "天猫",
+        "pinduoduo": "拼多多",
+        "jd": "京东",
+        "douyin": "抖音",
+        "kuaishou": "快手",
+        "weixin": "微信小店",
+        "other": "其他平台",
+    },
+    "en": {
+        "taobao": "Taobao",
+        "tmall": "Tmall",
+        "pinduoduo": "Pinduoduo",
+        "jd": "JD",
+        "douyin": "Douyin",
+        "kuaishou": "Kuaishou",
+        "weixin": "WeChat shop",
+        "other": "Other",
+    },
+}
+# What the history of an alert says happened (alert_event.action), and who "system" is.
+ACTION_NAMES = {
+    "zh": {
+        "opened": "打开",
+        "escalated": "升级",
+        "deescalated": "降级",
+        "acknowledged": "确认",
+        "assigned": "指派给",
+        "snoozed": "暂缓至",
+        "commented": "备注",
+        "resolved": "解决",
+        "moved": "转移",
+        "reopened": "重新打开",
+        "silenced": "静默（不通知）",
+        "unsilenced": "静默结束，已通知",
+        "inhibited": "并入异常事件（不单独通知）",
+        "uninhibited": "异常事件结束，已通知",
+        "paged": "逐级通知",
+        "reminder": "提醒",
+    },
+    "en": {
+        "opened": "opened",
+        "escalated": "escalated",
+        "deescalated": "de-escalated",
+        "acknowledged": "acknowledged",
+        "assigned": "assigned to",
+        "snoozed": "snoozed until",
+        "commented": "commented",
+        "resolved": "resolved",
+        "moved": "moved",
+        "reopened": "reopened",
+        "silenced": "silenced (not notified)",
+        "unsilenced": "silence ended, notified",
+        "inhibited": "held under an incident (not notified)",
+        "uninhibited": "incident over, notified",
+        "paged": "escalated to",
+        "reminder": "reminded",
+    },
+}
+ACTOR_NAMES = {"zh": {"system": "系统"}, "en": {"system": "System"}}
+RESOLUTION_NAMES = {
+    "zh": {"cleared": "情况已消除", "superseded": "被更严重的告警取代", "manual": "人工处理"},
+    "en": {
+        "cleared": "condition cleared",
+        "superseded": "superseded by a graver alert",
+        "manual": "resolved by hand",
+    },
+}
+SOURCE_NAMES = {
+    "zh": {"import": "导入", "poll": "查询", "push": "推送"},
+    "en": {"import": "imported", "poll": "queried", "push": "pushed"},
+}
+ROLE_NAMES = {
+    "zh": {"viewer": "查看", "lead": "组长", "admin": "管理员", "anonymous": "访客"},
+    "en": {"viewer": "viewer", "lead": "lead", "admin": "admin", "anonymous": "guest"},
+}
+SEVERITY_NAMES = {
+    "zh": {"warning": "警告", "critical": "严重"},
+    "en": {"warning": "Warning", "critical": "Critical"},
+}
+STATE_NAMES = {
+    "zh": {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决", "active": "未解决",
+           "all": "全部"},
+    "en": {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved",
+           "active": "Unresolved", "all": "All"},
+}  # fmt: skip
+
+
+def carrier_name(code: str | None, lang: str) -> str:
+    if not code:
+        return ""
+    info = CARRIERS.get(code)
+    if info is None:
+        return code
+    return info.name_zh if lang == "zh" else info.name_en
+
+
+class Labels:
+    """The names of canonical values in one language, for templates and sentences. An
+    unknown value is shown as it is (better than hiding what the store holds)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def _pick(self, table: dict[str, dict[str, str]], value: str | None) -> str:
+        if value is None:
+            return ""
+        return table[self.lang].get(value, value)
+
+    def kind(self, value: str | None) -> str:
+        return self._pick(KIND_NAMES, value)
+
+    def status(self, value: str | None) -> str:
+        return self._pick(STATUS_NAMES, value)
+
+    def sub_reason(self, value: str | None) -> str:
+        return self._pick(SUB_REASON_NAMES, value)
+
+    def platform(self, value: str | None) -> str:
+        return self._pick(PLATFORM_NAMES, value)
+
+    def carrier(self, value: str | None) -> str:
+        return carrier_name(value, self.lang)
+
+    def action(self, value: str | None) -> str:
+        return self._pick(ACTION_NAMES, value)
+
+    def actor(self, value: str | None) -> str:
+        return self._pick(ACTOR_NAMES, value)
+
+    def resolution(self, value: str | None) -> str:
+        return self._pick(RESOLUTION_NAMES, value)
+
+    def source(self, value: str | None) -> str:
+        return self._pick(SOURCE_NAMES, value)
+
+    def role(self, value: str | None) -> str:
+        return self._pick(ROLE_NAMES, value)
+
+    def severity(self, value: str | None) -> str:
+        return self._pick(SEVERITY_NAMES, value)
+
+    def state(self, value: str | None) -> str:
+        return self._pick(STATE_NAMES, value)
 
 
 def pick_language(request: Request) -> str:

@@ -2,7 +2,10 @@
 
 Server-rendered with Jinja2 (autoescaped: scan texts and imported fields are untrusted),
 working without JavaScript; forms post back with a CSRF token and redirect (POST, then GET).
-Times are shown in each parcel's warehouse zone.
+Times are shown in each parcel's warehouse zone; canonical values (kinds, statuses,
+carriers, platforms, history actions) by their names in the reader's language, and each alert
+as one sentence (monitor/web/sentences.py), its raw detail behind a disclosure. The queue
+refreshes itself from `/fragments/queue` (static/live.js) where JavaScript runs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from alerts.model import Action, AlertKind, AlertState, Severity
+from carriers.registry import CARRIERS
 from monitor.alert_queue import (
     ActionError,
     AlertFilter,
@@ -29,11 +33,14 @@ from monitor.alert_queue import (
     history,
     list_alerts,
 )
+from monitor.config import PLATFORMS
 from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
 from monitor.store.web_auth import clear_failures, locked_until, record_failure
 from monitor.web.context import AppContext
-from monitor.web.i18n import KIND_NAMES, LANGUAGES, TEXT, pick_language
+from monitor.web.i18n import KIND_NAMES, LANGUAGES, TEXT, Labels, pick_language
+from monitor.web.queue_view import QueueFilter, last_locations, with_sentences
 from monitor.web.security import client_address
+from monitor.web.sentences import history_note, local_time, span
 from monitor.web.sessions import (
     Viewer,
     check_password,
@@ -44,10 +51,14 @@ from monitor.web.sessions import (
     sign_out,
     wall_clock,
 )
+from monitor.web.today import today_view
 
 PAGE_SIZE = 50
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 FILTERS = ("state", "kind", "severity", "warehouse", "carrier", "province", "platform")
+KEPT = (*FILTERS, "mine")  # what the queue's URL carries
+BULK_ACTIONS = (Action.ACKNOWLEDGE.value, Action.RESOLVE.value, Action.ASSIGN.value)
+LIVE_SECONDS = 10  # how often the queue asks for changes
 EXPORT_COLUMNS = (
     "id", "kind", "severity", "state", "order_id", "tracking_number", "carrier", "warehouse",
     "province", "platform", "since", "opened_at", "assignee",
@@ -73,15 +84,22 @@ def build_router(ctx: AppContext) -> APIRouter:
     auth = ctx.config.auth
     zones = {w.id: ZoneInfo(w.timezone) for w in ctx.config.warehouses}
 
-    def local(value: datetime | None, warehouse: str | None = None) -> str:
-        if value is None:
-            return ""
-        return value.astimezone(zones.get(warehouse or "", ZoneInfo("Asia/Shanghai"))).strftime(
-            "%Y-%m-%d %H:%M"
+    def zone_of(warehouse: str | None) -> ZoneInfo:
+        return zones.get(warehouse or "", ZoneInfo("Asia/Shanghai"))
+
+    def full_time(value: datetime | None, warehouse: str | None = None) -> str:
+        """For files (CSV): the whole local date and time."""
+        return (
+            "" if value is None else value.astimezone(zone_of(warehouse)).strftime("%Y-%m-%d %H:%M")
         )
 
     def render(request: Request, name: str, viewer: Viewer | None, **values: Any) -> Response:
         lang = pick_language(request)
+        now = ctx.clock.now()
+
+        def local(value: datetime | None, warehouse: str | None = None) -> str:
+            return local_time(value, lang, zone_of(warehouse), now)
+
         response = TEMPLATES.TemplateResponse(
             request,
             name,
@@ -90,7 +108,12 @@ def build_router(ctx: AppContext) -> APIRouter:
                 "lang": lang,
                 "languages": LANGUAGES,
                 "kind_name": lambda k: KIND_NAMES[lang].get(k, k),
+                "names": Labels(lang),
                 "local": local,
+                "full_time": full_time,
+                "note_text": lambda a, h: history_note(
+                    h["action"], h["note"], lang, zone_of(a.get("warehouse")), now
+                ),
                 "viewer": viewer,
                 "csrf": csrf_token(request) if viewer and viewer.can("lead") else "",
                 # Signing out is a form too (a link could be followed by another site).
@@ -116,32 +139,56 @@ def build_router(ctx: AppContext) -> APIRouter:
             raise HTTPException(403, "the form has expired (CSRF check failed); reload the page")
         return viewer
 
-    def filters_from(request: Request) -> AlertFilter:
+    def filters_from(request: Request, viewer: Viewer | None = None) -> AlertFilter:
         values: dict[str, Any] = {k: (request.query_params.get(k) or None) for k in FILTERS}
         values["state"] = values["state"] or "active"
         if values["state"] == "all":
             values["state"] = None
-        return AlertFilter(**values)
+        if request.query_params.get("mine") and viewer is not None:
+            values["assignee"] = viewer.name
+        return QueueFilter(**values)
 
-    @router.get("/", response_class=HTMLResponse)
-    def queue(request: Request, page: int = 1, sort: str = "severity") -> Response:
-        viewer = reader(request)
-        where = filters_from(request)
+    def queue_values(request: Request, viewer: Viewer, page: int, sort: str) -> dict[str, Any]:
+        """What the queue page and its live fragment both show."""
+        where = filters_from(request, viewer)
         page = min(max(page, 1), 10**9)
         counts = count_alerts(ctx.engine, where)
         total = sum(counts.values())
         rows = list_alerts(ctx.engine, where, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort)
-        query = {k: v for k in FILTERS if (v := request.query_params.get(k))}
+        places = last_locations(ctx.engine, (r["shipment_id"] for r in rows))
+        with_sentences(rows, pick_language(request), ctx.clock.now(), zones, places)
+        query = {k: v for k in KEPT if (v := request.query_params.get(k))}
+        query_string = urlencode(query | {"sort": sort})
+        return {
+            "alerts": rows, "counts": counts, "total": total, "page": page, "sort": sort,
+            "pages": max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), "query": query,
+            "query_string": query_string,
+            "here": f"/?{query_string}&page={page}",
+            "live_url": f"/fragments/queue?{query_string}&page={page}",
+            "live_seconds": LIVE_SECONDS,
+        }  # fmt: skip
+
+    @router.get("/", response_class=HTMLResponse)
+    def queue(request: Request, page: int = 1, sort: str = "severity") -> Response:
+        viewer = reader(request)
+        values = queue_values(request, viewer, page, sort)
         return render(
-            request, "queue.html", viewer,
-            alerts=rows, counts=counts, total=total, page=page, sort=sort,
-            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), query=query,
-            query_string=urlencode(query | {"sort": sort}),
+            request, "queue.html", viewer, **values,
             kinds=[k.value for k in AlertKind], severities=[s.value for s in Severity],
             states=["active", *[s.value for s in AlertState], "all"],
             warehouses=[w.id for w in ctx.config.warehouses],
-            carriers=sorted(ctx.config.carriers) or None,
+            carriers=sorted(set(ctx.config.carriers) | set(CARRIERS)),
+            platforms=list(PLATFORMS),
         )  # fmt: skip
+
+    @router.get("/fragments/queue", response_class=HTMLResponse)
+    def queue_fragment(request: Request, page: int = 1, sort: str = "severity") -> Response:
+        """The queue's rows alone, for the page's live refresh (static/live.js)."""
+        viewer = reader(request)
+        response = render(request, "queue_fragment.html", viewer,
+                          **queue_values(request, viewer, page, sort))  # fmt: skip
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @router.get("/alerts.csv")
     def export(request: Request, sort: str = "severity") -> Response:
@@ -153,7 +200,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         out = csv.writer(buffer)
         out.writerow(list(columns))
         for row in rows:
-            cells = [local(row[c], row["warehouse"]) if c in TIMES else row[c] for c in columns]
+            cells = [full_time(row[c], row["warehouse"]) if c in TIMES else row[c] for c in columns]
             out.writerow([_csv_cell(cell) for cell in cells])
         return Response(
             buffer.getvalue(),
@@ -175,6 +222,9 @@ def build_router(ctx: AppContext) -> APIRouter:
                 .order_by(TRACKING_EVENTS.c.occurred_at.desc(), TRACKING_EVENTS.c.id.desc())
             ))  # fmt: skip
         alerts = list_alerts(ctx.engine, AlertFilter(shipment_id=shipment.id), 200, 0, "newest")
+        place = next((e.location for e in events if e.location), None)
+        with_sentences(alerts, pick_language(request), ctx.clock.now(), zones,
+                       {shipment.id: place} if place else {})  # fmt: skip
         for alert in alerts:
             alert["history"] = history(ctx.engine, alert["id"])
         return render(request, "parcel.html", viewer, shipment=shipment, events=events,
@@ -200,12 +250,16 @@ def build_router(ctx: AppContext) -> APIRouter:
         form = await request.form()
         viewer = writer(request, str(form.get("csrf") or ""))
         action = str(form.get("action") or "")
-        if action not in (Action.ACKNOWLEDGE.value, Action.RESOLVE.value):
-            raise HTTPException(400, "bulk actions are ack and resolve")
+        if action not in BULK_ACTIONS:
+            raise HTTPException(400, "bulk actions are ack, resolve and assign")
+        # Assigning without a name takes the lead's own ("assign to me").
+        assignee = (
+            (str(form.get("assignee") or "").strip() or viewer.name) if action == "assign" else None
+        )
         ids = [int(str(v)) for v in form.getlist("ids") if str(v).isdigit()]
         for alert_id in ids:
             try:
-                _act(alert_id, action, viewer, str(form.get("note") or "") or None, None, None)
+                _act(alert_id, action, viewer, str(form.get("note") or "") or None, assignee, None)
             except HTTPException as exc:
                 if exc.status_code != 409:  # already done by someone else: fine in bulk
                     raise
@@ -231,18 +285,33 @@ def build_router(ctx: AppContext) -> APIRouter:
         except ActionError as exc:
             raise HTTPException(404 if exc.not_found else 409, str(exc)) from exc
 
+    @router.get("/today", response_class=HTMLResponse)
+    def today(request: Request, warehouse: str | None = None) -> Response:
+        """One warehouse's day (monitor/web/today.py)."""
+        viewer = reader(request)
+        now = ctx.clock.now()
+        day = today_view(ctx.engine, ctx.config, warehouse, now)
+        lang = pick_language(request)
+        with_sentences(day.at_risk, lang, now, zones, {})
+        with_sentences(day.incidents, lang, now, zones, {})
+        left_hours = (day.ship_by_at - now).total_seconds() / 3600
+        return render(request, "today.html", viewer, today=day, left_hours=left_hours,
+                      left=span(abs(left_hours), lang),
+                      warehouses=[w.id for w in ctx.config.warehouses])  # fmt: skip
+
     @router.get("/scorecards", response_class=HTMLResponse)
     def scorecards(request: Request, week: str | None = None) -> Response:
-        """The weekly carrier scorecard as its self-contained HTML report (charts inline)."""
-        reader(request)
+        """The weekly carrier scorecard in the reader's language (charts inline)."""
+        viewer = reader(request)
         from monitor.scorecard import build_scorecard
-        from monitor.scorecard.render import to_html
+        from monitor.web.scorecard_page import scorecard_values
 
         try:
             card = build_scorecard(ctx.engine, ctx.config, week or None, ctx.clock.now())
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from exc
-        return HTMLResponse(to_html(card))
+        return render(request, "scorecards.html", viewer,
+                      **scorecard_values(card, pick_language(request)))  # fmt: skip
 
     def login_form(request: Request, next: str, status: int = 200, **values: Any) -> Response:
         response = render(request, "login.html", None, next=_safe_next(next),

@@ -40,6 +40,6 @@ def test_sink_config_errors_name_the_key() -> None:
     assert isinstance(wecom, WeComSinkConfig)
     assert (wecom.name, wecom.rate_per_minute, wecom.digest_after) == ("wecom", 20, 10)
     assert crm.outbox_events() == {"parcel_shipped", "opened", "parcel_delivered"}
-    assert am.kinds == ["carrier_incident", "carrier_api_failing"]
+    assert am.kinds == ["carrier_incident", "hub_incident", "carrier_api_failing"]
     assert am.accepts("resolved", "carrier_incident", "critical")
     assert not am.accepts("opened", "lost", "critical")

@@ -227,7 +227,9 @@ def test_in_a_real_browser(tmp_path: Path) -> None:
             page.click(f"#resolve-{stalled}")
             page.wait_for_load_state()
             history_text = page.inner_text(f"#alert-{stalled} ol.history")
-            assert "acknowledged" in history_text and "已联系中通网点，补发" in history_text
+            assert (
+                "小王 确认" in history_text and "已联系中通网点，补发" in history_text
+            )  # localized
             page.screenshot(path=str(ARTIFACTS / "parcel.png"), full_page=True)
 
             viewer = browser.new_page()

@@ -1,0 +1,90 @@
+"""`/today`: one warehouse's day at a glance, for the lead's morning and the hour before the
+carriers' pickup. What must still leave today (paid before today's cutoff, not shipped, with
+the time left to `ship_by`), orders closest to the platform's ship deadline, parcels the
+carrier has not scanned yet (by carrier), open alerts by kind against this time yesterday, and
+active carrier incidents as a banner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, or_, select
+
+from monitor.config import Config, WarehouseConfig
+from monitor.store.tables import ALERTS, SHIPMENTS
+
+A, S = ALERTS.c, SHIPMENTS.c
+LIST_SIZE = 20
+
+
+INCIDENT_KINDS = ["carrier_incident", "hub_incident", "carrier_api_failing"]
+
+
+@dataclass(frozen=True)
+class Today:
+    warehouse: WarehouseConfig
+    zone: ZoneInfo
+    now: datetime
+    cutoff_at: datetime
+    ship_by_at: datetime
+    to_ship: list[dict[str, Any]]  # paid before today's cutoff, not shipped, oldest first
+    to_ship_count: int
+    at_risk: list[dict[str, Any]]  # open ship-deadline alerts, closest deadline first
+    no_pickup: list[tuple[str, int]]  # (carrier, parcels shipped but not scanned)
+    by_kind: list[tuple[str, int, int]]  # (kind, open now, open this time yesterday)
+    incidents: list[dict[str, Any]]  # open carrier_incident and carrier_api_failing alerts
+
+
+def _open_at(moment: datetime) -> Any:
+    return (A.opened_at <= moment) & or_(A.resolved_at.is_(None), A.resolved_at > moment)
+
+
+def today_view(engine: Engine, config: Config, warehouse_id: str | None, now: datetime) -> Today:
+    warehouse = next((w for w in config.warehouses if w.id == warehouse_id), config.warehouses[0])
+    zone = ZoneInfo(warehouse.timezone)
+    day = now.astimezone(zone).date()
+    cutoff_at = datetime.combine(day, warehouse.cutoff, tzinfo=zone)
+    ship_by_at = datetime.combine(day, warehouse.ship_by, tzinfo=zone)
+    unshipped = (
+        (S.warehouse == warehouse.id) & S.shipped_at.is_(None) & S.tracking_number.is_(None)
+        & (S.status == "awaiting_shipment") & (S.paid_at < cutoff_at)
+    )  # fmt: skip
+    with engine.connect() as conn:
+        to_ship_count = conn.execute(select(func.count()).where(unshipped)).scalar() or 0
+        to_ship = [dict(r._mapping) for r in conn.execute(
+            select(S.order_id, S.platform, S.paid_at, S.amount, S.province)
+            .where(unshipped).order_by(S.paid_at).limit(LIST_SIZE)
+        )]  # fmt: skip
+        active = A.state != "resolved"
+        at_risk = [dict(r._mapping) for r in conn.execute(
+            select(ALERTS).where(active, A.warehouse == warehouse.id,
+                                 A.kind.in_(["ship_deadline_at_risk", "ship_deadline_breached"]))
+            .order_by(A.since).limit(LIST_SIZE)
+        )]  # fmt: skip
+        no_pickup = [(str(c), int(n)) for c, n in conn.execute(
+            select(S.carrier, func.count()).where(
+                S.warehouse == warehouse.id, S.shipped_at.is_not(None), S.picked_up_at.is_(None),
+                S.status.in_(["awaiting_shipment", "label_created", "unknown"]),
+                S.carrier.is_not(None),
+            ).group_by(S.carrier).order_by(func.count().desc())
+        )]  # fmt: skip
+        mine = or_(A.warehouse == warehouse.id, A.warehouse.is_(None))
+        now_counts: dict[str, int] = dict(conn.execute(
+            select(A.kind, func.count()).where(active, mine).group_by(A.kind)).all())  # fmt: skip
+        then_counts: dict[str, int] = dict(conn.execute(
+            select(A.kind, func.count()).where(_open_at(now - timedelta(days=1)), mine)
+            .group_by(A.kind)).all())  # fmt: skip
+        incidents = [dict(r._mapping) for r in conn.execute(
+            select(ALERTS).where(active, A.kind.in_(INCIDENT_KINDS))
+            .order_by(A.since)
+        )]  # fmt: skip
+    kinds = sorted(set(now_counts) | set(then_counts), key=lambda k: -now_counts.get(k, 0))
+    return Today(
+        warehouse=warehouse, zone=zone, now=now, cutoff_at=cutoff_at, ship_by_at=ship_by_at,
+        to_ship=to_ship, to_ship_count=int(to_ship_count), at_risk=at_risk, no_pickup=no_pickup,
+        by_kind=[(k, int(now_counts.get(k, 0)), int(then_counts.get(k, 0))) for k in kinds],
+        incidents=incidents,
+    )  # fmt: skip
