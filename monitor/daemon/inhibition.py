@@ -80,7 +80,7 @@ def release_inhibited(engine: Engine, now: datetime) -> int:
             source = alert["inhibited_by"]
             conn.execute(insert(ALERT_HISTORY).values(
                 alert_id=alert["id"], at=now, actor=SYSTEM, action="uninhibited",
-                severity=alert["severity"], note=f"incident #{source} resolved",
+                severity=alert["severity"], note=f"#{source}",
             ))  # fmt: skip
             conn.execute(insert(OUTBOX).values(
                 alert_id=alert["id"], event="opened",

@@ -133,12 +133,12 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
         if event != "resolved" and (held := silencing(silences, alert, now)) is not None:
             silenced.append((alert["id"], held.id))
             history.append(_event(alert["id"], now, "silenced", None, None, alert["severity"],
-                                  f"silence #{held.id}: {held.reason}"))  # fmt: skip
+                                  f"#{held.id} {held.reason}"))  # fmt: skip
             return
         if event != "resolved" and (incident := incident_holding(incidents, alert)) is not None:
             inhibited.append((alert["id"], incident))
             history.append(_event(alert["id"], now, "inhibited", None, None, alert["severity"],
-                                  f"carrier incident #{incident} is open"))  # fmt: skip
+                                  f"#{incident}"))  # fmt: skip
             return
         outbox.append(
             {

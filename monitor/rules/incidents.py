@@ -114,8 +114,10 @@ def hub_incidents(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame:
     cells["share"] = cells["affected"] / cells["parcels"]
     others = (cells["n"] - cells["parcels"]).where(cells["n"] > cells["parcels"])
     cells["usual"] = (cells["k"] - cells["affected"]) / others
+    # A hub holds parcels when many are stuck there, not when one of its few is: the count
+    # bar is on the stalled parcels themselves.
     firing = cells[
-        (cells["parcels"] >= settings.min_parcels)
+        (cells["affected"] >= settings.min_parcels)
         & (cells["share"] >= settings.min_share)
         & (cells["usual"].isna() | (cells["share"] >= settings.baseline_factor * cells["usual"]))
     ]

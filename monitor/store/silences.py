@@ -109,7 +109,7 @@ def release_ended(engine: Engine, now: datetime) -> int:
                 announced += 1
                 conn.execute(insert(ALERT_HISTORY).values(
                     alert_id=alert["id"], at=now, actor=SYSTEM, action="unsilenced",
-                    severity=alert["severity"], note=f"silence #{row.id} ended",
+                    severity=alert["severity"], note=f"#{row.id}",
                 ))  # fmt: skip
                 conn.execute(insert(OUTBOX).values(
                     alert_id=alert["id"], event="opened",
