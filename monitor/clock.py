@@ -3,8 +3,8 @@ that a configured time zone exists (cutoffs are in the warehouse's zone)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # The moments parcelwatch believes: nothing of e-commerce logistics happened before 2000, and
@@ -22,6 +22,17 @@ def implausible_moment(value: datetime, now: datetime) -> str | None:
     if value > now + FUTURE_ALLOWANCE:
         return f"{value.isoformat()} is in the future"
     return None
+
+
+def parse_clock_time(value: Any) -> Any:
+    """ "16:00" as a time of day, for pydantic's BeforeValidator (other values pass)."""
+    if isinstance(value, str):
+        try:
+            hours, minutes = value.strip().split(":")
+            return time(int(hours), int(minutes))
+        except ValueError:
+            raise ValueError("expected a time of day as HH:MM (24-hour)") from None
+    return value
 
 
 def check_timezone(value: str) -> str:

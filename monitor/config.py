@@ -27,8 +27,8 @@ from pydantic import (
 from alerts.config import SinkList
 from carriers.apis import API_NAMES
 from carriers.registry import CARRIERS, normalize_carrier
-from monitor.clock import check_timezone
-from monitor.geo import DEFAULT_REMOTE, DEFAULT_VERY_REMOTE, normalize_province
+from monitor.clock import check_timezone, parse_clock_time
+from monitor.geo import DEFAULT_REMOTE, DEFAULT_VERY_REMOTE, check_province
 from monitor.maintenance import MaintenanceWindow
 
 DEFAULT_CONFIG_PATH = Path("parcelwatch.toml")
@@ -45,28 +45,9 @@ class ConfigError(Exception):
         self.reason = reason
 
 
-def _parse_clock_time(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            hours, minutes = value.strip().split(":")
-            return time(int(hours), int(minutes))
-        except ValueError:
-            raise ValueError("expected a time of day as HH:MM (24-hour)") from None
-    return value
-
-
-def _province(value: Any) -> Any:
-    if value is None:
-        return None
-    name = normalize_province(str(value))
-    if name is None:
-        raise ValueError(f"unknown province {value!r}; use a name such as 浙江, 新疆 or Xinjiang")
-    return name
-
-
-ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
+ClockTime = Annotated[time, BeforeValidator(parse_clock_time)]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
-ProvinceName = Annotated[str, BeforeValidator(_province)]
+ProvinceName = Annotated[str, BeforeValidator(check_province)]
 Hours = Annotated[float, Field(gt=0)]
 
 

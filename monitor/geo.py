@@ -288,3 +288,13 @@ def province_from_address(address: str | None) -> tuple[str | None, str | None]:
         return province, token
     _, city_name = _parse_with_jionlp(text)
     return province, city_name
+
+
+def check_province(value: Any) -> Any:
+    """Any name of a province as its canonical short name, for pydantic's BeforeValidator."""
+    if value is None:
+        return None
+    name = normalize_province(str(value))
+    if name is None:
+        raise ValueError(f"unknown province {value!r}; use a name such as 浙江, 新疆 or Xinjiang")
+    return name

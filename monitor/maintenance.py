@@ -28,21 +28,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from monitor.clock import check_timezone
-from monitor.geo import normalize_province
+from monitor.clock import check_timezone, parse_clock_time
+from monitor.geo import check_province
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-def _clock(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            hours, minutes = value.strip().split(":")
-            return time(int(hours), int(minutes))
-        except ValueError:
-            raise ValueError("expected a time of day as HH:MM (24-hour)") from None
-    return value
 
 
 def _day_or_moment(value: Any) -> Any:
@@ -56,25 +46,18 @@ def _day_or_moment(value: Any) -> Any:
     return value
 
 
-def _province(value: Any) -> Any:
-    if value is None:
-        return None
-    name = normalize_province(str(value))
-    if name is None:
-        raise ValueError(f"unknown province {value!r}; use a name such as 浙江 or Xinjiang")
-    return name
-
-
 class MaintenanceWindow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     carrier: str | None = None  # parcelwatch's code; unset: every carrier
-    province: Annotated[str | None, BeforeValidator(_province)] = None  # destination
+    province: Annotated[str | None, BeforeValidator(check_province)] = None  # destination
     start: Annotated[datetime | date | None, BeforeValidator(_day_or_moment)] = None
     end: Annotated[datetime | date | None, BeforeValidator(_day_or_moment)] = None
     weekdays: list[Weekday] = []
-    from_: Annotated[time | None, BeforeValidator(_clock)] = Field(default=None, alias="from")
-    to: Annotated[time | None, BeforeValidator(_clock)] = None
+    from_: Annotated[time | None, BeforeValidator(parse_clock_time)] = Field(
+        default=None, alias="from"
+    )
+    to: Annotated[time | None, BeforeValidator(parse_clock_time)] = None
     timezone: Annotated[str, AfterValidator(check_timezone)] = "Asia/Shanghai"
     reason: str = ""
 
