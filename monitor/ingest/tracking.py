@@ -236,12 +236,13 @@ def _state_change(
         # marked subscribed: re-subscribing would only repeat the same answer, and the
         # safety-net polls still watch it.
         values["subscribed_at"] = None
-    hubs = [h for e in sorted(upd.events, key=lambda e: e.occurred_at, reverse=True)
-            if (h := hub_of(e.raw_text, e.location))]  # fmt: skip
     if moves_forward:
         values.update(status=upd.status.value, sub_reason=upd.sub_reason, last_event_at=newest)
-        if hubs:
-            values["last_hub"] = hubs[0]
+        # The newest scan that names a hub (events are oldest first): usually the last one.
+        hub = next((h for e in reversed(upd.events) if (h := hub_of(e.raw_text, e.location))),
+                   None)  # fmt: skip
+        if hub:
+            values["last_hub"] = hub
         if upd.status == ParcelStatus.DELIVERED:
             delivered = [e.occurred_at for e in upd.events if e.status == ParcelStatus.DELIVERED]
             values["delivered_at"] = max(delivered, default=newest)
