@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,16 +24,19 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from alerts.model import Action, AlertKind, AlertState, Severity
+from alerts.silences import SilenceError
 from carriers.registry import CARRIERS
 from monitor.alert_queue import (
     ActionError,
     AlertFilter,
     act,
     count_alerts,
+    get_alert,
     history,
     list_alerts,
 )
 from monitor.config import PLATFORMS
+from monitor.store.silences import create_silence
 from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
 from monitor.store.web_auth import clear_failures, locked_until, record_failure
 from monitor.web.context import AppContext
@@ -243,6 +246,29 @@ def build_router(ctx: AppContext) -> APIRouter:
     ) -> Response:
         viewer = writer(request, csrf)
         _act(alert_id, action, viewer, note, assignee, until)
+        return RedirectResponse(_safe_next(next), status_code=303)
+
+    @router.post("/alerts/{alert_id}/silence")
+    def silence_like(
+        request: Request,
+        alert_id: int,
+        csrf: str | None = Form(None),
+        hours: float = Form(24),
+        reason: str = Form(""),
+        next: str | None = Form(None),
+    ) -> Response:
+        """ "Silence alerts like this one": its kind, carrier and province, for `hours`."""
+        viewer = writer(request, csrf)
+        alert = get_alert(ctx.engine, alert_id)
+        if alert is None:
+            raise HTTPException(404, f"no alert with id {alert_id}")
+        like = {k: alert[k] for k in ("kind", "carrier", "province") if alert.get(k)}
+        now = ctx.clock.now()
+        try:
+            create_silence(ctx.engine, like, now, now + timedelta(hours=min(max(hours, 1), 720)),
+                           reason, viewer.name, now)  # fmt: skip
+        except SilenceError as exc:
+            raise HTTPException(400, str(exc)) from exc
         return RedirectResponse(_safe_next(next), status_code=303)
 
     @router.post("/alerts/bulk")

@@ -178,3 +178,37 @@ def test_silences_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert runner.invoke(main, ["silences", "end", "1"]).exit_code == 0
     assert "no silences" in runner.invoke(main, ["silences", "list"]).output
     assert runner.invoke(main, ["silences", "end", "9"]).exit_code == 1
+
+
+def test_silence_alerts_like_this_one_from_the_parcel_page(shop: Engine) -> None:
+    from monitor.web.sessions import hash_password
+    from tests.support.config import make_config as config_with
+
+    cfg = config_with(auth={"users": [{"name": "lead", "role": "lead",
+                                       "password_hash": hash_password("pw")}]})  # fmt: skip
+    run_tick(shop, cfg, NOW)
+    with TestClient(create_app(AppContext(shop, cfg, FixedClock(NOW)))) as client:
+        token = client.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
+        client.post("/login", data={"user": "lead", "password": "pw", "csrf": token})
+        page = client.get("/parcels/gz1-3")
+        assert 'action="/alerts/' in page.text and "/silence" in page.text
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        gz = alerts(shop)["gz1-3"]["id"]
+        made = client.post(f"/alerts/{gz}/silence", data={"csrf": csrf, "hours": "6",
+                                                          "reason": "盘点", "next": "/"},
+                           follow_redirects=False)  # fmt: skip
+        assert made.status_code == 303
+        assert client.post(f"/alerts/{gz}/silence", data={"reason": "x"}).status_code == 403
+    (silence,) = store_silences.list_silences(shop, NOW)
+    assert silence.matchers == {"kind": "unshipped_past_cutoff"} and silence.reason == "盘点"
+    assert silence.ends_at == NOW + timedelta(hours=6) and silence.created_by == "lead"
+    # A new alert like it, opening under the silence: in the queue, marked, not notified.
+    late = [RawRow(9, {"order_id": "gz1-9", "warehouse": "gz1", "paid_at": "2026-11-23 09:30"})]
+    assert not ingest_rows(shop, cfg, late, PAID).rejected
+    run_tick(shop, cfg, NOW + timedelta(minutes=1))
+    assert alerts(shop)["gz1-9"]["silenced_by"] == silence.id
+    with TestClient(create_app(AppContext(shop, cfg, FixedClock(NOW)))) as client:
+        token = client.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
+        client.post("/login", data={"user": "lead", "password": "pw", "csrf": token})
+        assert 'class="held"' in client.get("/?lang=zh").text
+        assert "静默中" in client.get("/parcels/gz1-9?lang=zh").text
