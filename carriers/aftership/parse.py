@@ -1,8 +1,7 @@
-"""Pure functions between AfterShip's Tracking API (2025-01) and carriers/base.py types.
-
-Headings cited are those of docs/carrier-apis.md. Answers are `{"meta": {"code", "message"},
-"data": ...}`; `meta.code` repeats the HTTP status or refines it (4003 tracking already
-exists, 4004 tracking does not exist: AfterShip's long-standing codes, not in "AfterShip" [I]).
+"""Pure functions between AfterShip's Tracking API (2025-01) and carriers/base.py types. Answers are
+`{"meta": {"code", "message"}, "data": ...}`; `meta.code` repeats the HTTP status or refines it
+(4003 tracking already exists, 4004 tracking does not exist: AfterShip's long-standing codes, not in
+docs/carrier-apis.md "AfterShip" [I]).
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ CarrierLookup = Callable[[str], str | None]  # AfterShip slug → our code
 
 
 def webhook_hmac(body: bytes, secret: str) -> str:
-    """base64(HMAC-SHA256(raw body, webhook secret)) ("AfterShip webhook")."""
+    """base64(HMAC-SHA256(raw body, webhook secret)) (docs/carrier-apis.md "AfterShip webhook")."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
@@ -147,14 +146,15 @@ def parse_create_response(
     return SubscribeResult(accepted=[tracking_number])
 
 
-# --- tracking object → TrackingUpdate ("AfterShip subtags" + "AfterShip webhook") -----------------
+# --- tracking object → TrackingUpdate -------------------------------------------------------------
+# (docs/carrier-apis.md "AfterShip subtags" + "AfterShip webhook")
 
 
 def _resolve(
     code: str | None, tag: str | None, report: UnknownCodeHook | None
 ) -> tuple[ParcelStatus, str | None, str | None]:
     """(status, sub_reason, raw code): the subtag when known; an unknown subtag is reported
-    and its tag (the `Tag_` prefix, "AfterShip subtags") used instead."""
+    and its tag (the `Tag_` prefix, docs/carrier-apis.md "AfterShip subtags") used instead."""
     if code is not None:
         status, sub_reason, known = map_code(code)
         if known:
@@ -178,9 +178,9 @@ def _location(checkpoint: Mapping[str, Any]) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
-# Estimate fields, best first ("AfterShip webhook"): AfterShip's latest EDD, its older
-# `aftership_estimated_delivery_date`, the courier's own, the legacy `expected_delivery`, a
-# custom one, the first EDD. (field, keys inside an object, best first).
+# Estimate fields, best first (docs/carrier-apis.md "AfterShip webhook"): AfterShip's latest EDD,
+# its older `aftership_estimated_delivery_date`, the courier's own, the legacy `expected_delivery`,
+# a custom one, the first EDD. (field, keys inside an object, best first).
 ESTIMATE_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("latest_estimated_delivery", ("datetime", "datetime_max", "datetime_min")),
     ("aftership_estimated_delivery_date", (
@@ -223,8 +223,8 @@ def _our_carrier(
 
 
 def _checkpoint_zone(checkpoint: Mapping[str, Any], tracking: Mapping[str, Any]) -> ZoneInfo | None:
-    """The zone a checkpoint time without offset is read in ("Event times without an
-    offset"): the checkpoint's country (and state), else the tracking's origin, else the
+    """The zone a checkpoint time without offset is read in (docs/carrier-apis.md "Event times
+    without an offset"): the checkpoint's country (and state), else the tracking's origin, else the
     parcelwatch default (China)."""
     places = (
         (checkpoint, "country_iso3", "country_region", "state"),
@@ -307,7 +307,7 @@ def parse_tracking(
     )
 
 
-# --- webhook ("AfterShip webhook") ----------------------------------------------------------------
+# --- webhook (docs/carrier-apis.md "AfterShip webhook") -------------------------------------------
 
 
 def parse_push(

@@ -1,8 +1,7 @@
 """Pure functions between Kuaidi100's wire format and carriers/base.py types.
 
 Query answers and push bodies come in; `TrackResult`, `SubscribeResult` and `PushResult` go
-out. Per-number problems are data; whole-call failures raise a `CarrierAPIError`. Headings
-cited are those of docs/carrier-apis.md.
+out. Per-number problems are data; whole-call failures raise a `CarrierAPIError`.
 """
 
 from __future__ import annotations
@@ -44,11 +43,12 @@ from carriers.status import ParcelStatus
 
 API: Final = "kuaidi100"
 
-# The push reply Kuaidi100 expects within 20 s, else it retries after 30 min ("Kuaidi100 push
-# callback").
+# The push reply Kuaidi100 expects within 20 s, else it retries after 30 min (docs/carrier-apis.md
+# "Kuaidi100 push callback").
 PUSH_REPLY: Final = '{"result":true,"returnCode":"200","message":"成功"}'.encode()
 
-# Couriers whose query and subscription need the receiver's or sender's phone ("Kuaidi100 query").
+# Couriers whose query and subscription need the receiver's or sender's phone (docs/carrier-apis.md
+# "Kuaidi100 query").
 PHONE_REQUIRED: Final = frozenset({"shunfeng", "shunfengkuaiyun", "zhongtong"})
 
 CarrierLookup = Callable[[str], str | None]  # Kuaidi100 `com` → parcelwatch code
@@ -58,14 +58,14 @@ CarrierLookup = Callable[[str], str | None]  # Kuaidi100 `com` → parcelwatch c
 
 
 def query_sign(param: str, key: str, customer: str) -> str:
-    """Uppercase MD5 of param + key + customer, over the exact `param` string sent ("Kuaidi100
-    query")."""
+    """Uppercase MD5 of param + key + customer, over the exact `param` string sent
+    (docs/carrier-apis.md "Kuaidi100 query")."""
     return hashlib.md5((param + key + customer).encode()).hexdigest().upper()
 
 
 def push_sign(param: str, salt: str) -> str:
-    """MD5 of param + salt ("Kuaidi100 push callback"); the case is unspecified, so it is compared
-    ignoring case."""
+    """MD5 of param + salt (docs/carrier-apis.md "Kuaidi100 push callback"); the case is
+    unspecified, so it is compared ignoring case."""
     return hashlib.md5((param + salt).encode()).hexdigest().upper()
 
 
@@ -75,7 +75,7 @@ def encode_param(value: Mapping[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-# --- query ("Kuaidi100 query" + "Kuaidi100 lastResult shape") -------------------------------------
+# --- query (docs/carrier-apis.md "Kuaidi100 query" + "Kuaidi100 lastResult shape") ----------------
 
 # returnCode of a failed query → (kind, explanation). kind: "permanent" | "transient" |
 # "problem" (this number, retry later) | "problem-final" (this number, fix data first).
@@ -96,8 +96,8 @@ QUERY_ERRORS: Final[Mapping[str, tuple[str, str]]] = {
     "601": ("permanent", "key expired or no quota left: renew the Kuaidi100 account"),
 }
 
-# returnCode of a subscription ("Kuaidi100 subscription"). 501 = already subscribed and still
-# polling: accepted.
+# returnCode of a subscription (docs/carrier-apis.md "Kuaidi100 subscription"). 501 = already
+# subscribed and still polling: accepted.
 SUBSCRIBE_ERRORS: Final[Mapping[str, tuple[str, str]]] = {
     "500": ("transient", "Kuaidi100 server error"),
     "600": ("permanent", "bad key: check PARCELWATCH_KUAIDI100_KEY"),
@@ -134,7 +134,8 @@ def parse_query_response(
     obj = as_object(decode_json(body, API), API, "answer")
     return_code = opt_str(obj.get("returnCode"))
     # A map-track answer with a result says `"result": false, "returnCode": null` beside its
-    # data (recorded payload, "Kuaidi100 lastResult shape"): it is an answer, not an error.
+    # data (recorded payload, docs/carrier-apis.md "Kuaidi100 lastResult shape"): it is an answer,
+    # not an error.
     answered = return_code is None and "nu" in obj and "data" in obj
     if not answered and (obj.get("result") is False or return_code not in (None, "200")):
         if return_code is None:
@@ -163,7 +164,8 @@ def parse_subscribe_response(body: bytes | str, *, tracking_number: str) -> Subs
     return SubscribeResult(problems=[_classify(SUBSCRIBE_ERRORS, code, message, tracking_number)])
 
 
-# --- lastResult → TrackingUpdate ("Kuaidi100 lastResult shape" + "Kuaidi100 state codes") ---------
+# --- lastResult → TrackingUpdate ------------------------------------------------------------------
+# (docs/carrier-apis.md "Kuaidi100 lastResult shape" + "Kuaidi100 state codes")
 
 
 def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, str | None]:
@@ -184,9 +186,9 @@ GENERIC_CODES: Final = frozenset({"0"})
 def _classify_event(
     item: Mapping[str, Any], text: str, report: UnknownCodeHook | None
 ) -> tuple[str | None, ParcelStatus, str | None, bool]:
-    """(raw code, status, sub_reason, inferred) of one `data[]` event ("Kuaidi100 lastResult
-    shape" + docs/statuses.md "Events without a code"): its own `statusCode` first; else the
-    Chinese `status` name (answers without `resultv2=4`); else the scan text. Only a
+    """(raw code, status, sub_reason, inferred) of one `data[]` event (docs/carrier-apis.md
+    "Kuaidi100 lastResult shape" + docs/statuses.md "Events without a code"): its own `statusCode`
+    first; else the Chinese `status` name (answers without `resultv2=4`); else the scan text. Only a
     `statusCode` is the carrier's own code; the rest is inferred and may not move the parcel
     back a stage."""
     code = opt_str(item.get("statusCode"))
@@ -224,8 +226,8 @@ def parse_last_result(
     if number is None:
         raise MalformedBody(f"{API}: malformed body: result without `nu` (tracking number)")
 
-    # `data` is newest first ("Kuaidi100 lastResult shape"): walk it oldest first so equal times
-    # keep API order.
+    # `data` is newest first (docs/carrier-apis.md "Kuaidi100 lastResult shape"): walk it oldest
+    # first so equal times keep API order.
     raw_events = [as_object(e, API, "data[]") for e in as_list(obj.get("data"), API, "data")]
     raw_events.reverse()
     events: list[CarrierEvent] = []
@@ -283,7 +285,8 @@ def parse_last_result(
 
 def _arrival(obj: Mapping[str, Any]) -> datetime | None:
     """The predicted arrival `arrivalTime` of map-track answers, "YYYY-MM-DD HH" in China time
-    ("Kuaidi100 lastResult shape"); the end of that hour, so "delayed" waits for it."""
+    (docs/carrier-apis.md "Kuaidi100 lastResult shape"); the end of that hour, so "delayed" waits
+    for it."""
     text = opt_str(obj.get("arrivalTime"))
     if text is None or len(text) != 13:
         return None
@@ -293,7 +296,7 @@ def _arrival(obj: Mapping[str, Any]) -> datetime | None:
         return None
 
 
-# --- push callback ("Kuaidi100 push callback") ----------------------------------------------------
+# --- push callback (docs/carrier-apis.md "Kuaidi100 push callback") -------------------------------
 
 
 def _our_carrier(com: str, carrier_for: CarrierLookup, report: UnknownCodeHook | None) -> str:
@@ -323,8 +326,8 @@ def parse_push(
       carrier, not stopped. A `com` that maps to none of our carriers is reported as
       "com:<code>" and the update's carrier is "" (the stored one stays).
     - `abort` without `comNew` (e.g. 3天查询无记录, 60天无变化): monitoring stopped → stopped,
-      with Kuaidi100's message as the reason; re-subscribe no sooner than 30 min later ("Kuaidi100
-      subscription").
+      with Kuaidi100's message as the reason; re-subscribe no sooner than 30 min later
+      (docs/carrier-apis.md "Kuaidi100 subscription").
     """
     try:
         fields = parse_form(body)
@@ -367,7 +370,7 @@ def parse_push(
             stop_reason=stop_reason,
         )
         if push_status == "abort" and stopped:
-            # re-subscribe 30 min later ("Kuaidi100 subscription")
+            # re-subscribe 30 min later (docs/carrier-apis.md "Kuaidi100 subscription")
             update = replace(update, resubscribe=True)
     except MalformedBody as exc:
         raise PushFormatError(str(exc)) from exc

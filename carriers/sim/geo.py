@@ -176,7 +176,8 @@ def parse_place(value: str | None) -> tuple[str | None, City | None]:
 
 
 def lane_band(origin: str | None, destination: str | None) -> str:
-    """ "Simulator calibration" (docs/scorecard.md) band of a province pair; an unknown end makes it cross-region."""
+    """The lane band of a province pair (docs/scorecard.md "Lane bands"); an unknown end makes
+    it cross-region."""
     if origin not in PROVINCES or destination not in PROVINCES:
         return CROSS_REGION
     assert origin is not None and destination is not None

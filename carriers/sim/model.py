@@ -132,7 +132,7 @@ class SimWorld:
         sample_seed: int = 0,
     ) -> list[ParcelPlan]:
         """Register `n` parcels handed over in [start, start + days): carriers by market share
-        and destinations drawn so lane bands follow the "Simulator calibration" (docs/scorecard.md)
+        and destinations drawn so lane bands follow the docs/scorecard.md "Simulator calibration"
         weights. For demos, load tests and calibration."""
         rng = random.Random(digest(self.seed, "sample", sample_seed, start.isoformat(), n))
         pool = [self.profiles[c] for c in carriers] if carriers else list(self.profiles.values())

@@ -49,7 +49,7 @@ def _profiles(*profiles: CarrierProfile) -> dict[str, CarrierProfile]:
     return {p.code: p for p in profiles}
 
 
-# "Simulator calibration" (docs/scorecard.md) table (shares and multipliers relative to the "tongda"
+# docs/scorecard.md "Simulator calibration" table (shares and multipliers relative to the "tongda"
 # baseline). The last three carriers are not in the table: they get baseline-like figures and no
 # market share, so they appear only when a parcel names them.
 DEFAULT_PROFILES: Final[Mapping[str, CarrierProfile]] = _profiles(
@@ -143,9 +143,9 @@ DEFAULT_PROFILES: Final[Mapping[str, CarrierProfile]] = _profiles(
 class ModelParams:
     """Lane bands, the stage template and the non-carrier parts of the exception tail."""
 
-    # pickup -> delivered hours, log-normal: (median, sigma of the log). "Simulator calibration"
-    # (docs/scorecard.md), calibrated so the "Simulator calibration" (docs/scorecard.md) band
-    # weights give mean ≈ 51 h and ≈ 83 % within 72 h with the tail below.
+    # pickup -> delivered hours, log-normal: (median, sigma of the log), calibrated so the band
+    # weights of docs/scorecard.md "Lane bands" give mean ≈ 51 h and ≈ 83 % within 72 h with
+    # the tail below.
     bands: Mapping[str, tuple[float, float]] = field(
         default_factory=lambda: {
             INTRA_PROVINCE: (26.0, 0.30),
@@ -154,7 +154,7 @@ class ModelParams:
             REMOTE: (110.0, 0.40),
         }
     )
-    # The band medians above give "Simulator calibration" (docs/scorecard.md)'s aggregate targets on
+    # The band medians above give the aggregate targets (docs/scorecard.md "Lane bands") on
     # their own; carrier multipliers (share-weighted ≈ 1.006) and buyers collecting from lockers add
     # about 1.5 h, so the whole mixture is scaled back to land on mean ≈ 51 h, 83 % within 72 h.
     calibration: float = 0.97
@@ -224,8 +224,8 @@ class Shock:
 
 
 def double_eleven() -> Shock:
-    """爆仓 around 11.11: transit ×1.2-1.5, stall probability ×2-3 ("Simulator calibration"
-    (docs/scorecard.md))."""
+    """爆仓 around 11.11: transit ×1.2-1.5, stall probability ×2-3 (docs/scorecard.md "Seasonal
+    shocks")."""
     return Shock(
         "double11",
         date(2000, 11, 10),

@@ -32,10 +32,10 @@ ENV_KEY = "PARCELWATCH_17TRACK_KEY"
 class Track17Adapter:
     """TrackingAdapter for 17TRACK.
 
-    Limits (docs/carrier-apis.md "17TRACK limits"): every endpoint 3 requests/s (else HTTP 429); at
-    most 40 numbers a request (docs/carrier-apis.md "At a glance", [T]). 17TRACK refreshes a number
-    every 3–12 h and pushes on change, so polling a number more often than every 3 h only re-reads
-    the same data (`min_interval`).
+    Limits, all in docs/carrier-apis.md "17TRACK limits": every endpoint 3 requests/s (else HTTP
+    429); at most 40 numbers a request; 17TRACK refreshes a number every 3–12 h and pushes on
+    change, so polling a number more often than every 3 h only re-reads the same data
+    (`min_interval`).
 
     `subscribe` registers numbers (tagged with our carrier code, so a webhook can be matched
     back even when the carrier key is unknown to us); the webhook address itself is set per

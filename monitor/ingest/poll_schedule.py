@@ -1,8 +1,8 @@
 """When to ask a carrier about a parcel next.
 
 Tracking APIs charge per query and lock numbers that are asked too often (Kuaidi100: at most
-48 queries a day, 30 minutes apart; docs/carrier-apis.md "Kuaidi100 query"), so each parcel gets its
-own next-poll time from its state:
+48 queries a day, 30 minutes apart; docs/carrier-apis.md "Kuaidi100 query limits"), so each
+parcel gets its own next-poll time from its state:
 - never again once delivered or returned, and not after 40 days (the APIs stop too);
 - rarely (a daily safety net) while the tracking API pushes its updates to us;
 - otherwise at a pace that fits the stage (a parcel out for delivery changes within hours,

@@ -147,8 +147,8 @@ def corrected_carrier(stored: str | None, upd: TrackingUpdate) -> str | None:
     """The carrier to store: parcelwatch's own codes only. An aggregator may report a corrected
     courier (Kuaidi100's auto-detection, an AfterShip slug change) and that is believed when
     it names one of our carriers; an identifier of its own (a 17TRACK numeric key, a slug, an
-    unmapped company code) is logged and counted, never stored (docs/carrier-apis.md
-    "What this means for the adapters")."""
+    unmapped company code) is logged and counted, never stored: docs/carrier-apis.md
+    "Carrier identity"."""
     given = upd.carrier
     if not given or given == stored:
         return stored
