@@ -19,15 +19,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, or_, select, update
 
 from alerts.model import SEVERITY_RANK, AlertState, Severity
-from alerts.payload import alert_payload
 from monitor.config import Config
-from monitor.store.tables import ALERT_HISTORY, ALERTS, OUTBOX
+from monitor.store.announce import announce
+from monitor.store.tables import ALERTS
 
 A = ALERTS.c
-SYSTEM = "system"
 
 
 def reminder_gap(config: Config, sent: int) -> timedelta:
@@ -68,16 +67,18 @@ def escalate(engine: Engine, config: Config, now: datetime) -> int:
                 if age < timedelta(minutes=step.after_minutes):
                     break
                 note = f"paged {step.to} ({step.after_minutes:g} min unacknowledged)"
-                _announce(conn, alert, "paged", now, f"paged-{index + 1}",
-                          {"group": step.to, "step": index + 1}, note)  # fmt: skip
+                announce(conn, alert, "paged", now, f"paged-{index + 1}",
+                         extra={"group": step.to, "step": index + 1}, action="paged",
+                         note=note)  # fmt: skip
                 values["pages_sent"] = index + 1
                 queued += 1
             if policy.repeat_minutes:
                 due = alert["next_reminder_at"] or alert["opened_at"] + reminder_gap(config, 0)
                 if due <= now:
                     sent = alert["reminders_sent"] + 1
-                    _announce(conn, alert, "reminder", now, f"reminder-{sent}",
-                              {"reminder": sent}, f"reminder {sent}: still open")  # fmt: skip
+                    announce(conn, alert, "reminder", now, f"reminder-{sent}",
+                             extra={"reminder": sent}, action="reminder",
+                             note=f"reminder {sent}: still open")  # fmt: skip
                     values.update(reminders_sent=sent,
                                   next_reminder_at=now + reminder_gap(config, sent))  # fmt: skip
                     queued += 1
@@ -86,18 +87,3 @@ def escalate(engine: Engine, config: Config, now: datetime) -> int:
             if values:
                 conn.execute(update(ALERTS).where(A.id == alert["id"]).values(**values))
     return queued
-
-
-def _announce(
-    conn: Any, alert: dict[str, Any], event: str, now: datetime, key: str,
-    extra: dict[str, Any], note: str,
-) -> None:  # fmt: skip
-    conn.execute(insert(OUTBOX).values(
-        alert_id=alert["id"], event=event, payload=alert_payload(alert, event) | extra,
-        idempotency_key=f"alert-{alert['id']}-{key}", created_at=now, available_at=now,
-        attempts=0,
-    ))  # fmt: skip
-    conn.execute(insert(ALERT_HISTORY).values(
-        alert_id=alert["id"], at=now, actor=SYSTEM, action=event, severity=alert["severity"],
-        note=note,
-    ))  # fmt: skip

@@ -15,15 +15,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from alerts.model import AlertKind, AlertState
-from alerts.payload import alert_payload
 from monitor.rules.incidents import TROUBLE_KINDS
-from monitor.store.tables import ALERT_HISTORY, ALERTS, OUTBOX
+from monitor.store.announce import announce
+from monitor.store.tables import ALERTS
 
 A = ALERTS.c
-SYSTEM = "system"
 INCIDENT = AlertKind.CARRIER_INCIDENT.value
 HUB_INCIDENT = AlertKind.HUB_INCIDENT.value
 # (carrier, province) or ("hub", carrier, hub) -> the open incident's alert id
@@ -72,20 +71,23 @@ def release_inhibited(engine: Engine, now: datetime) -> int:
             .join(incident, incident.c.id == A.inhibited_by)
             .where(incident.c.state == AlertState.RESOLVED.value)
         )
-        for alert in [dict(r._mapping) for r in held]:
-            conn.execute(update(ALERTS).where(A.id == alert["id"]).values(inhibited_by=None))
+        alerts = [dict(r._mapping) for r in held]
+        if alerts:
+            ids = [a["id"] for a in alerts]
+            conn.execute(update(ALERTS).where(A.id.in_(ids)).values(inhibited_by=None))
+        for alert in alerts:
             if alert["state"] == AlertState.RESOLVED.value or alert.get("silenced_by"):
                 continue  # gone, or a silence holds it now (it announces when that ends)
             announced += 1
             source = alert["inhibited_by"]
-            conn.execute(insert(ALERT_HISTORY).values(
-                alert_id=alert["id"], at=now, actor=SYSTEM, action="uninhibited",
-                severity=alert["severity"], note=f"#{source}",
-            ))  # fmt: skip
-            conn.execute(insert(OUTBOX).values(
-                alert_id=alert["id"], event="opened",
-                payload=alert_payload(alert, "opened") | {"released_from_incident": source},
-                idempotency_key=f"alert-{alert['id']}-uninhibited-{source}",
-                created_at=now, available_at=now, attempts=0,
-            ))  # fmt: skip
+            announce(
+                conn,
+                alert,
+                "opened",
+                now,
+                f"uninhibited-{source}",
+                extra={"released_from_incident": source},
+                action="uninhibited",
+                note=f"#{source}",
+            )
     return announced

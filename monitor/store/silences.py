@@ -14,12 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from alerts.payload import alert_payload
 from alerts.silences import Silence, SilenceError, check_matchers, silencing
-from monitor.store.tables import ALERT_HISTORY, ALERTS, OUTBOX, SILENCES
+from monitor.store.announce import announce
+from monitor.store.tables import ALERTS, SILENCES
 
 S, A = SILENCES.c, ALERTS.c
-SYSTEM = "system"
 
 
 def _silence(row: Any) -> Silence:
@@ -107,15 +106,15 @@ def release_ended(engine: Engine, now: datetime) -> int:
                 if alert["state"] == "resolved" or holder is not None:
                     continue
                 announced += 1
-                conn.execute(insert(ALERT_HISTORY).values(
-                    alert_id=alert["id"], at=now, actor=SYSTEM, action="unsilenced",
-                    severity=alert["severity"], note=f"#{row.id}",
-                ))  # fmt: skip
-                conn.execute(insert(OUTBOX).values(
-                    alert_id=alert["id"], event="opened",
-                    payload=alert_payload(alert, "opened") | {"released_from_silence": row.id},
-                    idempotency_key=f"alert-{alert['id']}-released-{row.id}",
-                    created_at=now, available_at=now, attempts=0,
-                ))  # fmt: skip
+                announce(
+                    conn,
+                    alert,
+                    "opened",
+                    now,
+                    f"released-{row.id}",
+                    extra={"released_from_silence": row.id},
+                    action="unsilenced",
+                    note=f"#{row.id}",
+                )
             conn.execute(update(SILENCES).where(S.id == row.id).values(released_at=now))
     return announced

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -110,20 +111,20 @@ def test_a_crash_during_the_release_loses_and_doubles_nothing(
                           NOW + timedelta(hours=1), "stocktake", "lead", NOW)  # fmt: skip
     run_tick(shop, CONFIG, NOW)
     end_silence(shop, made.id, NOW + timedelta(minutes=10))
-    real = store_silences.alert_payload
+    real = store_silences.announce
     calls = [0]
 
-    def dies_on_the_second(alert: dict[str, object], event: str) -> dict[str, object]:
+    def dies_on_the_second(*args: Any, **kwargs: Any) -> None:
         calls[0] += 1
         if calls[0] == 2:
             raise RuntimeError("killed mid-release")
-        return real(alert, event)  # type: ignore[arg-type]
+        real(*args, **kwargs)
 
-    monkeypatch.setattr(store_silences, "alert_payload", dies_on_the_second)
+    monkeypatch.setattr(store_silences, "announce", dies_on_the_second)
     with pytest.raises(RuntimeError):
         release_ended(shop, NOW + timedelta(minutes=11))
     assert not [k for *_, k in outbox(shop) if "released" in k]  # the transaction rolled back
-    monkeypatch.setattr(store_silences, "alert_payload", real)
+    monkeypatch.setattr(store_silences, "announce", real)
     assert release_ended(shop, NOW + timedelta(minutes=12)) == 2  # after the restart
     assert release_ended(shop, NOW + timedelta(minutes=13)) == 0
 

@@ -124,3 +124,17 @@ def test_old_bodies_are_pruned_after_the_retention(daemon: Daemon) -> None:
     later = NOW + timedelta(hours=2)  # the next write after the hourly pruning is due
     keep_raw(engine, [RawPush("kuaidi100", {}, b"new body", later)], later, timedelta(days=180))
     assert [r.body for r in raw_answers(engine, NOW - timedelta(days=365))] == [b"new body"]
+
+
+def test_replay_refuses_what_todays_secret_does_not_verify(
+    daemon: Daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TestClient(create_app(daemon.ctx)) as client:
+        client.post("/webhooks/kuaidi100", content=push_body("731"), headers=FORM)
+    with daemon.engine.begin() as conn:
+        conn.execute(delete(TRACKING_EVENTS))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PARCELWATCH_KUAIDI100_SALT", "a-rotated-salt")
+    result = CliRunner().invoke(main, ["replay", "--since", "2026-11-01"])
+    assert result.exit_code == 0 and "1 refused" in result.output
+    assert events(daemon) == 0  # nothing stored from a body today's secret cannot verify

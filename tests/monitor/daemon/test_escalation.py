@@ -91,20 +91,20 @@ def test_a_crash_mid_escalation_sends_nothing_twice(
     breached: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_tick(breached, CONFIG, T)
-    real = escalation._announce
+    real = escalation.announce
     calls = [0]
 
-    def dies_on_the_second(*args: Any) -> None:
+    def dies_on_the_second(*args: Any, **kwargs: Any) -> None:
         calls[0] += 1
         if calls[0] == 2:
             raise RuntimeError("killed mid-escalation")
-        real(*args)
+        real(*args, **kwargs)
 
-    monkeypatch.setattr(escalation, "_announce", dies_on_the_second)
+    monkeypatch.setattr(escalation, "announce", dies_on_the_second)
     with pytest.raises(RuntimeError):
         escalation.escalate(breached, CONFIG, at(31))  # a page and a reminder are due
     assert sent(breached) == []  # rolled back together
-    monkeypatch.setattr(escalation, "_announce", real)
+    monkeypatch.setattr(escalation, "announce", real)
     assert escalation.escalate(breached, CONFIG, at(32)) == 2
     assert escalation.escalate(breached, CONFIG, at(33)) == 0
 
