@@ -44,6 +44,14 @@ class Silence:
         return all(alert.get(name) == value for name, value in self.matchers.items())
 
 
+LIKE_FIELDS = ("kind", "carrier", "province")
+
+
+def matchers_like(alert: Mapping[str, Any]) -> dict[str, str]:
+    """ "Silence alerts like this one": its kind, carrier and province, where it has them."""
+    return {k: str(alert[k]) for k in LIKE_FIELDS if alert.get(k)}
+
+
 def check_matchers(matchers: Mapping[str, Any]) -> dict[str, str]:
     """At least one known field, each a non-empty text: a silence without matchers would hold
     back every notification, which is an outage, not a silence."""

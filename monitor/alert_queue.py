@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Engine, case, func, insert, select, update
 
 from alerts.model import ALLOWED_FROM, Action, AlertState, Resolution
-from alerts.payload import alert_payload
 from monitor.geo import normalize_province
-from monitor.store.tables import ALERT_HISTORY, ALERTS, OUTBOX
+from monitor.store.announce import announce
+from monitor.store.tables import ALERT_HISTORY, ALERTS
 
 A = ALERTS.c
 FILTERS = (
@@ -184,17 +184,8 @@ def act(
         held = alert.get("silenced_by") is not None or alert.get("inhibited_by") is not None
         if action == Action.RESOLVE and not held:
             stamp = int(now.timestamp() * 1_000_000)
-            conn.execute(
-                insert(OUTBOX).values(
-                    alert_id=alert_id,
-                    event="resolved",
-                    payload=alert_payload(alert, "resolved") | {"actor": actor, "note": note},
-                    idempotency_key=f"alert-{alert_id}-resolved-{stamp}",
-                    created_at=now,
-                    available_at=now,
-                    attempts=0,
-                )
-            )
+            announce(conn, alert, "resolved", now, f"resolved-{stamp}",
+                     extra={"actor": actor, "note": note})  # fmt: skip
     return alert
 
 

@@ -36,10 +36,12 @@ def import_command(file: Path, fmt: str | None, config_path: Path | None) -> Non
         transient=True,
         disable=not err.is_terminal,
     )
-    try:
-        total = _count_lines(file)
-    except OSError as exc:
-        fail(f"{file}: cannot read ({exc.strerror or exc})")
+    total = None  # counting the lines reads the whole file once more: only for a visible bar
+    if err.is_terminal:
+        try:
+            total = _count_lines(file)
+        except OSError as exc:
+            fail(f"{file}: cannot read ({exc.strerror or exc})")
     with progress:
         task = progress.add_task("import", total=total)
         try:

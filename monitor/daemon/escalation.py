@@ -8,10 +8,11 @@ acknowledged, not resolved, not held by a silence) at or above `min_severity`:
 - if `repeat_minutes` is set, the alert is re-announced to the first audience (`reminder`)
   that long after it opened, then at doubling intervals up to `repeat_max_minutes`.
 
-Acknowledging stops both (so does resolving). Every page and reminder is in the alert's
-history. The counters on the alert (`pages_sent`, `reminders_sent`, `next_reminder_at`) move in
-the same transaction as the outbox rows, whose idempotency keys name the step and the
-reminder: a crash mid-way sends nothing twice, and the next tick sends what is due.
+Acknowledging stops both (so does resolving); a snoozed alert waits for its snooze to end.
+Every page and reminder is in the alert's history. The counters on the alert (`pages_sent`,
+`reminders_sent`, `next_reminder_at`) move in the same transaction as the outbox rows, whose
+idempotency keys name the step and the reminder: a crash mid-way sends nothing twice, and the
+next tick sends what is due.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def escalate(engine: Engine, config: Config, now: datetime) -> int:
         A.severity.in_(severities),
         A.silenced_by.is_(None),
         A.inhibited_by.is_(None),
+        or_(A.snoozed_until.is_(None), A.snoozed_until <= now),  # a snooze holds pages too
         A.opened_at <= now - timedelta(minutes=earliest),
         or_(*due),
     )

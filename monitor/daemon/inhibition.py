@@ -35,18 +35,21 @@ def _key(kind: str, carrier: Any, province: Any, detail: Any) -> tuple[Any, ...]
     return (carrier, province)
 
 
-def open_incidents(conn: Connection, new: list[dict[str, Any]] | None = None) -> Incidents:
-    """Incidents open now: those in the store and those this tick opens (`new`, with ids)."""
+def open_incidents(conn: Connection) -> Incidents:
+    """Incidents open in the store now."""
     query = select(A.id, A.kind, A.carrier, A.province, A.detail).where(
         A.kind.in_([INCIDENT, HUB_INCIDENT]), A.state != AlertState.RESOLVED.value
     )
-    found: Incidents = {
-        _key(r.kind, r.carrier, r.province, r.detail): r.id for r in conn.execute(query)
-    }
-    for row in new or []:
+    return {_key(r.kind, r.carrier, r.province, r.detail): r.id for r in conn.execute(query)}
+
+
+def with_new_incidents(incidents: Incidents, rows: list[dict[str, Any]]) -> Incidents:
+    """`incidents` and those among the alert rows a tick has just inserted (with their ids)."""
+    found = dict(incidents)
+    for row in rows:
         if row["kind"] in (INCIDENT, HUB_INCIDENT):
-            key = _key(row["kind"], row["carrier"], row["province"], row["detail"])
-            found.setdefault(key, row["id"])
+            found.setdefault(_key(row["kind"], row["carrier"], row["province"], row["detail"]),
+                             row["id"])  # fmt: skip
     return found
 
 
@@ -69,7 +72,7 @@ def release_inhibited(engine: Engine, now: datetime) -> int:
         held = conn.execute(
             select(ALERTS)
             .join(incident, incident.c.id == A.inhibited_by)
-            .where(incident.c.state == AlertState.RESOLVED.value)
+            .where(A.inhibited_by.is_not(None), incident.c.state == AlertState.RESOLVED.value)
         )
         alerts = [dict(r._mapping) for r in held]
         if alerts:

@@ -2,7 +2,8 @@
 
 The alert changes are written with a handful of batched statements in one transaction,
 together with their history and outbox rows, so a crash at any line leaves either the whole
-tick or none of it.
+plan or none of it. Around it, each in its own transaction and each idempotent: releasing what
+ended silences and resolved incidents held (before), and escalation (after).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from alerts.payload import alert_payload
 from alerts.silences import silencing
 from monitor.config import Config
 from monitor.daemon.escalation import escalate
-from monitor.daemon.inhibition import incident_holding, open_incidents, release_inhibited
+from monitor.daemon.inhibition import (
+    incident_holding,
+    open_incidents,
+    release_inhibited,
+    with_new_incidents,
+)
 from monitor.detection import BaselineCache, detect, load_parcels
 from monitor.metrics.instruments import ALERTS_OPENED
 from monitor.store.frames import read_frame
@@ -130,15 +136,19 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
         an alert whose opening never was."""
         if alert.get("silenced_by") is not None or alert.get("inhibited_by") is not None:
             return
-        if event != "resolved" and (held := silencing(silences, alert, now)) is not None:
+        if event == "resolved":
+            held, incident = None, None
+        else:  # both holds are recorded, so that each release knows the other still holds
+            held, incident = silencing(silences, alert, now), incident_holding(incidents, alert)
+        if held is not None:
             silenced.append((alert["id"], held.id))
             history.append(_event(alert["id"], now, "silenced", None, None, alert["severity"],
                                   f"#{held.id} {held.reason}"))  # fmt: skip
-            return
-        if event != "resolved" and (incident := incident_holding(incidents, alert)) is not None:
+        if incident is not None:
             inhibited.append((alert["id"], incident))
             history.append(_event(alert["id"], now, "inhibited", None, None, alert["severity"],
                                   f"#{incident}"))  # fmt: skip
+        if held is not None or incident is not None:
             return
         outbox.append(
             {
@@ -166,7 +176,7 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
             ids = {fp: alert_id for alert_id, fp in returned}
             for row in rows:
                 row["id"] = ids[row["fingerprint"]]
-            incidents = open_incidents(conn, rows)  # incidents opening now hold members too
+            incidents = with_new_incidents(incidents, rows)  # those opening now hold members too
             for row in rows:
                 history.append(_event(row["id"], now, "opened", None, "open", row["severity"]))
                 announce(row, "opened")

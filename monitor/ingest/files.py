@@ -61,6 +61,15 @@ def sniff_encoding(sample: bytes, path: Path) -> str:
     raise FileUnreadable(f"{path}: not UTF-8 or GB18030 text")
 
 
+def _is_utf8(line: bytes) -> bool:
+    """A whole line (no character cut off) that is valid UTF-8; GB18030 text fails at once."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _decodes(data: bytes, encoding: str) -> bool:
     try:
         # Not final: a sample may end inside a multi-byte character.
@@ -68,15 +77,6 @@ def _decodes(data: bytes, encoding: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def decode(data: bytes, path: Path) -> tuple[str, str]:
-    """A whole small text (tests, the API) as the importer would read it."""
-    encoding = sniff_encoding(data[:SNIFF_BYTES], path)
-    try:
-        return data.decode(encoding), encoding
-    except UnicodeDecodeError:
-        raise FileUnreadable(f"{path}: not UTF-8 or GB18030 text") from None
 
 
 def detect_format(path: Path, explicit: str | None) -> str:
@@ -155,7 +155,7 @@ class _Lines:
             text = raw.decode(self.encoding)
         except UnicodeDecodeError:
             raise _BadLine(self.number) from None
-        if self.encoding == "gb18030" and not raw.isascii() and _decodes(raw, "utf-8"):
+        if self.encoding == "gb18030" and not raw.isascii() and _is_utf8(raw):
             raise _BadLine(self.number)  # a UTF-8 line in a GB18030 file
         return self.number, text
 

@@ -23,7 +23,6 @@ from monitor.ingest.records import ShipmentRecord
 from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
 from monitor.store.types import to_micros
 
-TRACKING_EVENTS = TRACKING_EVENTS
 ORDER_FIELDS = (
     "platform",
     "shop",

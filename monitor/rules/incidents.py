@@ -95,7 +95,7 @@ def hub_incidents(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame:
     压货 there, not everywhere)."""
     settings = ctx.config.rules.incident
     p = ctx.parcels
-    if p.empty or "last_hub" not in p or p["last_hub"].isna().all():
+    if p.empty or p["last_hub"].isna().all():
         return empty_exceptions()
     in_hands = ctx.status_in(*HEADING_TO_BUYER) & p["last_hub"].notna().to_numpy(dtype=bool)
     hands = p.loc[in_hands, ["shipment_id", "carrier", "last_hub"]]

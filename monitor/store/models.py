@@ -125,6 +125,20 @@ class Alert(SQLModel, table=True):
             sqlite_where=text(UNRESOLVED_ALERT),
             postgresql_where=text(UNRESOLVED_ALERT),
         ),
+        # Held alerts are few: the releases after a silence or an incident read them by index,
+        # not by scanning the alert history (migrations 0010 and 0012).
+        Index(
+            "ix_alert_silenced_by",
+            "silenced_by",
+            sqlite_where=text("silenced_by IS NOT NULL"),
+            postgresql_where=text("silenced_by IS NOT NULL"),
+        ),
+        Index(
+            "ix_alert_inhibited_by",
+            "inhibited_by",
+            sqlite_where=text("inhibited_by IS NOT NULL"),
+            postgresql_where=text("inhibited_by IS NOT NULL"),
+        ),
         Index(
             "ix_alert_open_province",
             "kind",

@@ -80,7 +80,7 @@ def end_silence(engine: Engine, silence_id: int, now: datetime) -> Silence | Non
 
 
 def active_silences(conn: Connection, now: datetime) -> list[Silence]:
-    rows = conn.execute(select(SILENCES).where(S.starts_at <= now, S.ends_at > now))
+    rows = conn.execute(select(SILENCES).where(S.starts_at <= now, S.ends_at > now).order_by(S.id))
     return [_silence(r) for r in rows]
 
 
@@ -105,6 +105,8 @@ def release_ended(engine: Engine, now: datetime) -> int:
                 conn.execute(update(ALERTS).where(A.id == alert["id"]).values(silenced_by=holder))
                 if alert["state"] == "resolved" or holder is not None:
                     continue
+                if alert.get("inhibited_by") is not None:
+                    continue  # an open incident still holds it; its release announces it
                 announced += 1
                 announce(
                     conn,

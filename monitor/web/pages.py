@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from alerts.model import Action, AlertKind, AlertState, Severity
-from alerts.silences import SilenceError
+from alerts.silences import SilenceError, matchers_like
 from carriers.registry import CARRIERS
 from monitor.alert_queue import (
     ActionError,
@@ -262,7 +262,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         alert = get_alert(ctx.engine, alert_id)
         if alert is None:
             raise HTTPException(404, f"no alert with id {alert_id}")
-        like = {k: alert[k] for k in ("kind", "carrier", "province") if alert.get(k)}
+        like = matchers_like(alert)
         now = ctx.clock.now()
         try:
             create_silence(ctx.engine, like, now, now + timedelta(hours=min(max(hours, 1), 720)),
@@ -317,6 +317,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         viewer = reader(request)
         now = ctx.clock.now()
         day = today_view(ctx.engine, ctx.config, warehouse, now)
+        if day is None:
+            known = ", ".join(w.id for w in ctx.config.warehouses) or "none configured"
+            raise HTTPException(404, f"no warehouse {warehouse!r} (warehouses: {known})")
         lang = pick_language(request)
         with_sentences(day.at_risk, lang, now, zones, {})
         with_sentences(day.incidents, lang, now, zones, {})

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from alerts.silences import Silence, SilenceError
+from alerts.silences import Silence, SilenceError, matchers_like
 from monitor.alert_queue import MAX_ID
 from monitor.alert_queue import get_alert as fetch_alert
 from monitor.store.silences import create_silence, end_silence, list_silences
@@ -61,8 +61,7 @@ def build_silences_router(ctx: AppContext) -> APIRouter:
             alert = fetch_alert(ctx.engine, body.like_alert)
             if alert is None:
                 raise HTTPException(404, f"no alert with id {body.like_alert}")
-            like = {k: alert[k] for k in ("kind", "carrier", "province") if alert.get(k)}
-            matchers = like | matchers
+            matchers = matchers_like(alert) | matchers
         starts = body.starts_at or now
         ends = body.ends_at or (starts + timedelta(minutes=body.minutes or 120))
         try:

@@ -42,8 +42,15 @@ def _open_at(moment: datetime) -> Any:
     return (A.opened_at <= moment) & or_(A.resolved_at.is_(None), A.resolved_at > moment)
 
 
-def today_view(engine: Engine, config: Config, warehouse_id: str | None, now: datetime) -> Today:
-    warehouse = next((w for w in config.warehouses if w.id == warehouse_id), config.warehouses[0])
+def today_view(
+    engine: Engine, config: Config, warehouse_id: str | None, now: datetime
+) -> Today | None:
+    """The day of `warehouse_id` (default: the first configured); None when there is none."""
+    if warehouse_id is None and config.warehouses:
+        warehouse_id = config.warehouses[0].id
+    warehouse = config.warehouse(warehouse_id) if warehouse_id else None
+    if warehouse is None:
+        return None
     zone = ZoneInfo(warehouse.timezone)
     day = now.astimezone(zone).date()
     cutoff_at = datetime.combine(day, warehouse.cutoff, tzinfo=zone)

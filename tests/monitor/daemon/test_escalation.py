@@ -124,3 +124,15 @@ def test_pages_reach_only_their_group() -> None:
 def test_a_step_to_an_unknown_group_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"escalation\.steps\[0\]\.to: no sink is in group"):
         make_config(sinks=SINKS, escalation={"steps": [{"after_minutes": 5, "to": "nobody"}]})
+
+
+def test_a_snoozed_alert_waits_for_its_snooze(breached: Engine) -> None:
+    run_tick(breached, CONFIG, T)
+    with breached.connect() as conn:
+        query = select(ALERTS.c.id).where(ALERTS.c.kind == "ship_deadline_breached")
+        alert_id = conn.execute(query).scalar_one()
+    act(breached, alert_id, Action.SNOOZE, "lead", at(1), until=at(120))
+    run_tick(breached, CONFIG, at(60))
+    assert sent(breached) == []  # snoozed: no page, no reminder
+    run_tick(breached, CONFIG, at(121))
+    assert ("paged", "managers") in sent(breached)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, select, update
 
 from monitor.daemon.tick import run_tick
@@ -68,3 +69,44 @@ def test_members_are_held_while_the_incident_is_open_and_released_once(engine: E
     open_members = [a for a in alerts(engine) if a["kind"] == "stalled" and a["state"] == "open"]
     assert {a["order_id"] for a in open_members} == {"Z0", "Z1"}
     assert all(a["inhibited_by"] is None for a in open_members)
+
+
+def test_a_silence_ending_under_an_open_incident_announces_nothing(engine: Engine) -> None:
+    from monitor.store.silences import create_silence, end_silence
+
+    book(engine, 30)
+    silence = create_silence(engine, {"carrier": "zto", "kind": "stalled"}, NOW,
+                             NOW + timedelta(hours=1), "known", "lead", NOW)  # fmt: skip
+    run_tick(engine, CONFIG, NOW)
+    end_silence(engine, silence.id, NOW + timedelta(minutes=5))
+    run_tick(engine, CONFIG, NOW + timedelta(minutes=10))
+    # The incident is still open: its members stay held, whichever hold ended.
+    assert [k for k, _ in notified(engine)] == ["carrier_incident"]
+
+
+def test_a_crash_in_the_middle_of_a_release_releases_everything_once_later(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.daemon import inhibition
+
+    book(engine, 30)
+    run_tick(engine, CONFIG, NOW)
+    with engine.begin() as conn:
+        conn.execute(update(SHIPMENTS).where(SHIPMENTS.c.order_id.not_in(["Z0", "Z1"]))
+                     .values(status="delivered", delivered_at=NOW))  # fmt: skip
+    run_tick(engine, CONFIG, NOW + timedelta(minutes=5))  # the incident resolves
+    real, calls = inhibition.announce, [0]
+
+    def dies_on_the_second(*args: object, **kwargs: object) -> None:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise RuntimeError("killed mid-release")
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inhibition, "announce", dies_on_the_second)
+    with pytest.raises(RuntimeError):
+        inhibition.release_inhibited(engine, NOW + timedelta(minutes=6))
+    assert [w for _, w in notified(engine) if w == "uninhibited"] == []
+    monkeypatch.setattr(inhibition, "announce", real)
+    assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=7)) == 2
+    assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=8)) == 0

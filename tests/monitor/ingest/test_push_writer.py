@@ -181,3 +181,25 @@ def test_the_writer_starts_again_after_close() -> None:
 
     run(scenario)
     assert store.calls == [["a-0"], ["b-0"]]
+
+
+def test_raw_bodies_are_kept_with_their_batch_and_a_failing_keep_fails_the_push() -> None:
+    store, kept = Store(), []
+
+    def keep(raws: Sequence[Any]) -> None:
+        if "broken" in raws:
+            raise OSError("disk full")
+        kept.extend(raws)
+
+    async def scenario() -> list[BaseException | None]:
+        writer = PushWriter(store, keep)
+        ok = await asyncio.gather(writer.submit(push("a"), "body-a"), writer.submit(push("b")))
+        failed = await asyncio.gather(writer.submit(push("c"), "broken"), return_exceptions=True)
+        await writer.close()
+        return [*ok, *failed]
+
+    results = run(scenario)
+    assert results[:2] == [None, None] and isinstance(results[2], OSError)
+    assert kept == ["body-a"]  # kept once; a push without a body keeps nothing
+    assert sorted(store.committed) == ["a-0", "b-0"]  # a push whose body could not be kept is
+    # not acknowledged and not stored: the carrier sends it again

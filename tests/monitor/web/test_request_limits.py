@@ -143,3 +143,12 @@ def test_the_openapi_schema_documents_the_errors(client: TestClient) -> None:
     alerts = paths["/api/v1/alerts/{alert_id}/{action}"]["post"]["responses"]
     assert {"400", "401", "403", "404", "409", "413", "422"} <= set(alerts)
     assert "503" in paths["/readyz"]["get"]["responses"]
+
+
+def test_the_today_view_of_an_unknown_warehouse_is_404(client: TestClient) -> None:
+    page = client.get("/login")
+    token = page.text.split('name="csrf" value="')[1].split('"')[0]
+    client.post("/login", data={"user": "lead", "password": "pw", "csrf": token})
+    assert client.get("/today").status_code == 200
+    missing = client.get("/today?warehouse=nowhere")
+    assert missing.status_code == 404 and "hz1" in missing.json()["error"]

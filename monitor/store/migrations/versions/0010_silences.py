@@ -34,9 +34,13 @@ def upgrade() -> None:
     op.create_index("ix_silence_ends_at", "silence", ["ends_at"])
     with op.batch_alter_table("alert") as batch_op:
         batch_op.add_column(sa.Column("silenced_by", sa.Integer(), nullable=True))
+    op.create_index("ix_alert_silenced_by", "alert", ["silenced_by"],
+                    sqlite_where=sa.text("silenced_by IS NOT NULL"),
+                    postgresql_where=sa.text("silenced_by IS NOT NULL"))  # fmt: skip
 
 
 def downgrade() -> None:
+    op.drop_index("ix_alert_silenced_by", table_name="alert")
     with op.batch_alter_table("alert") as batch_op:
         batch_op.drop_column("silenced_by")
     op.drop_index("ix_silence_ends_at", table_name="silence")

@@ -19,8 +19,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("alert") as batch_op:
         batch_op.add_column(sa.Column("inhibited_by", sa.Integer(), nullable=True))
+    op.create_index("ix_alert_inhibited_by", "alert", ["inhibited_by"],
+                    sqlite_where=sa.text("inhibited_by IS NOT NULL"),
+                    postgresql_where=sa.text("inhibited_by IS NOT NULL"))  # fmt: skip
 
 
 def downgrade() -> None:
+    op.drop_index("ix_alert_inhibited_by", table_name="alert")
     with op.batch_alter_table("alert") as batch_op:
         batch_op.drop_column("inhibited_by")
