@@ -1,5 +1,5 @@
 """17TRACK API v2.2 over HTTP: register (subscribe), gettrackinfo (track) and the webhook
-(docs/carrier-apis.md "17TRACK").
+(docs/carrier-apis.md "17TRACK endpoints and auth").
 """
 
 from __future__ import annotations

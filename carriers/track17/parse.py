@@ -201,8 +201,8 @@ def _latest(
     if main is not None:
         status, sub_reason, _ = _lookup(main, report)
         return status, sub_reason, sub or main
-    # No status at all: 17TRACK has nothing on the number yet (NotFound, docs/carrier-apis.md
-    # "17TRACK status taxonomy").
+    # No status at all: 17TRACK has nothing on the number yet
+    # (NotFound, docs/carrier-apis.md "17TRACK status taxonomy").
     status, sub_reason, _ = map_code("NotFound")
     return status, sub_reason, None
 

@@ -138,8 +138,8 @@ class Poller:
             due = due.where(
                 S.subscribed_at.is_(None),
                 S.status.not_in(TERMINAL),
-                # A new subscription 30 min after `abort`: docs/carrier-apis.md
-                # "Kuaidi100 subscription" (Kuaidi100 refuses it earlier).
+                # Kuaidi100 refuses a new subscription sooner than 30 min after `abort`
+                # (docs/carrier-apis.md "Kuaidi100 subscription").
                 (S.tracking_stopped_at.is_(None))
                 | (S.tracking_stopped_at < now - RESUBSCRIBE_AFTER),
             )

@@ -1,10 +1,10 @@
 """When to ask a carrier about a parcel next.
 
 Tracking APIs charge per query and lock numbers that are asked too often (Kuaidi100: at most
-48 queries a day, 30 minutes apart; docs/carrier-apis.md "Kuaidi100 query limits"), so each
-parcel gets its own next-poll time from its state:
-- never again once delivered or returned, and not after 40 days (the APIs stop too);
-- rarely (a daily safety net) while the tracking API pushes its updates to us;
+48 queries a day, 30 minutes apart), so each parcel gets its own next-poll time from its
+state (the limits and this reading of them: docs/carrier-apis.md "Poll schedule"):
+- never again once delivered or returned, and not after 40 days (the APIs stop before that);
+- rarely (a safety net every two days) while the tracking API pushes its updates to us;
 - otherwise at a pace that fits the stage (a parcel out for delivery changes within hours,
   one in line-haul within a day);
 - and, whatever the pace, just before the next rule threshold (the no-pickup or stall

@@ -147,8 +147,8 @@ def corrected_carrier(stored: str | None, upd: TrackingUpdate) -> str | None:
     """The carrier to store: parcelwatch's own codes only. An aggregator may report a corrected
     courier (Kuaidi100's auto-detection, an AfterShip slug change) and that is believed when
     it names one of our carriers; an identifier of its own (a 17TRACK numeric key, a slug, an
-    unmapped company code) is logged and counted, never stored: docs/carrier-apis.md
-    "Carrier identity"."""
+    unmapped company code) is logged and counted, never stored
+    (docs/carrier-apis.md "Carrier identity")."""
     given = upd.carrier
     if not given or given == stored:
         return stored
@@ -230,11 +230,11 @@ def _state_change(
         # Another carrier may be served by another API account: subscribe again.
         values["subscribed_at"] = None
     if upd.stopped and upd.resubscribe:
-        # The API stopped pushing but takes the number again later (Kuaidi100 `abort`: no
-        # record for days): poll at the normal pace meanwhile, and let the subscribe job
-        # register it again once the API allows. A final stop (`shutdown`) keeps the parcel
-        # marked subscribed: re-subscribing would only repeat the same answer, and the
-        # safety-net polls still watch it.
+        # The API stopped pushing but takes the number again later (Kuaidi100 `abort`, no
+        # record for days: docs/carrier-apis.md "Kuaidi100 push callback"): poll at the
+        # normal pace meanwhile, and let the subscribe job register it again once the API
+        # allows. A final stop (`shutdown`) keeps the parcel marked subscribed: subscribing
+        # again would only repeat the same answer, and the safety-net polls still watch it.
         values["subscribed_at"] = None
     if moves_forward:
         values.update(status=upd.status.value, sub_reason=upd.sub_reason, last_event_at=newest)
