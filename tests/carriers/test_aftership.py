@@ -28,51 +28,27 @@ from carriers.base import (
     TransientCarrierError,
 )
 from carriers.status import ParcelStatus
-from tests.support.paths import CARRIER_FIXTURES as FIXTURES
+from tests.support.carrier_http import Handler, answer, fixture, offline_clients, raw, run_adapter
 
 BASE = "http://aftership.test/tracking/2025-01"
 KEY, SECRET = "as-key-123", "webhook-secret-456"
 T = TypeVar("T")
-Handler = Callable[[httpx.Request], httpx.Response]
 Offline = Callable[..., AfterShipAdapter]
 
 ZTO = ParcelRef("75312345678901", "zto")
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
 def run(handler: Handler, action: Callable[[AfterShipAdapter], Awaitable[T]], **kw: Any) -> T:
-    async def main() -> T:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            adapter = AfterShipAdapter(
-                client, api_key=KEY, webhook_secret=SECRET, base_url=BASE, **kw
-            )
-            return await action(adapter)
+    def make(client: httpx.AsyncClient) -> AfterShipAdapter:
+        return AfterShipAdapter(client, api_key=KEY, webhook_secret=SECRET, base_url=BASE, **kw)
 
-    return asyncio.run(main())
+    return run_adapter(handler, make, action)
 
 
 @pytest.fixture
 def offline() -> Iterator[Offline]:
-    clients: list[httpx.AsyncClient] = []
-
-    def make(**kw: Any) -> AfterShipAdapter:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
-        clients.append(client)
-        return AfterShipAdapter(client, api_key=KEY, webhook_secret=SECRET, **kw)
-
-    yield make
-    for client in clients:
-        asyncio.run(client.aclose())
-
-
-def answer(body: Any, status: int = 200, **headers: str) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, json=body, headers=headers)
-
-    return handler
+    with offline_clients() as new_client:
+        yield lambda **kw: AfterShipAdapter(new_client(), api_key=KEY, webhook_secret=SECRET, **kw)
 
 
 def meta(code: int, message: str = "") -> dict[str, Any]:
@@ -269,10 +245,6 @@ def test_subscribe_again_is_accepted_and_errors_are_classified() -> None:
 
 
 # --- webhook --------------------------------------------------------------------------------
-
-
-def raw(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 def test_webhook_with_a_valid_hmac(offline: Offline) -> None:

@@ -26,55 +26,33 @@ from carriers.base import (
 from carriers.kuaidi100 import Kuaidi100Adapter
 from carriers.kuaidi100.status import STATUS_TABLE
 from carriers.status import ParcelStatus
-from tests.support.paths import CARRIER_FIXTURES as FIXTURES
+from tests.support.carrier_http import Handler, answer, fixture, offline_clients, run_adapter
 
 BASE = "http://kuaidi100.test"
 CUSTOMER, KEY, SALT = "CUSTOMER0001", "key-abc", "salt-xyz"
 T = TypeVar("T")
 
-Handler = Callable[[httpx.Request], httpx.Response]
 Offline = Callable[..., Kuaidi100Adapter]
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
 def run(handler: Handler, action: Callable[[Kuaidi100Adapter], Awaitable[T]], **kw: Any) -> T:
-    async def main() -> T:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            adapter = Kuaidi100Adapter(
-                client, customer=CUSTOMER, key=KEY, salt=SALT, base_url=BASE, **kw
-            )
-            return await action(adapter)
+    def make(client: httpx.AsyncClient) -> Kuaidi100Adapter:
+        return Kuaidi100Adapter(client, customer=CUSTOMER, key=KEY, salt=SALT, base_url=BASE, **kw)
 
-    return asyncio.run(main())
+    return run_adapter(handler, make, action)
 
 
 @pytest.fixture
 def offline() -> Iterator[Offline]:
     """Adapters for push parsing only (no request is sent); their clients closed after."""
-    clients: list[httpx.AsyncClient] = []
-
-    def make(**kw: Any) -> Kuaidi100Adapter:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
-        clients.append(client)
-        return Kuaidi100Adapter(client, customer=CUSTOMER, key=KEY, salt=SALT, **kw)
-
-    yield make
-    for client in clients:
-        asyncio.run(client.aclose())
+    with offline_clients() as new_client:
+        yield lambda **kw: Kuaidi100Adapter(
+            new_client(), customer=CUSTOMER, key=KEY, salt=SALT, **kw
+        )
 
 
 def form(request: httpx.Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-
-
-def answer(body: Any, status: int = 200, **headers: str) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, json=body, headers=headers)
-
-    return handler
 
 
 JD = ParcelRef("JD0076810060555", "jd", origin="浙江", destination="陕西", destination_city="西安")

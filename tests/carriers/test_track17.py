@@ -26,49 +26,25 @@ from carriers.base import (
 from carriers.status import ParcelStatus
 from carriers.track17 import Track17Adapter
 from carriers.track17.status import STATUS_TABLE
-from tests.support.paths import CARRIER_FIXTURES as FIXTURES
+from tests.support.carrier_http import Handler, answer, fixture, offline_clients, raw, run_adapter
 
 BASE = "http://17track.test/track/v2.2"
 KEY = "17token-secret"
 T = TypeVar("T")
-Handler = Callable[[httpx.Request], httpx.Response]
 Offline = Callable[..., Track17Adapter]
 
 POST = ParcelRef("1151234567890", "youzheng")
 UNREGISTERED = ParcelRef("9999000011112", "zto")
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
 def run(handler: Handler, action: Callable[[Track17Adapter], Awaitable[T]], **kw: Any) -> T:
-    async def main() -> T:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            return await action(Track17Adapter(client, key=KEY, base_url=BASE, **kw))
-
-    return asyncio.run(main())
+    return run_adapter(handler, lambda c: Track17Adapter(c, key=KEY, base_url=BASE, **kw), action)
 
 
 @pytest.fixture
 def offline() -> Iterator[Offline]:
-    clients: list[httpx.AsyncClient] = []
-
-    def make(**kw: Any) -> Track17Adapter:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
-        clients.append(client)
-        return Track17Adapter(client, key=KEY, **kw)
-
-    yield make
-    for client in clients:
-        asyncio.run(client.aclose())
-
-
-def answer(body: Any, status: int = 200, **headers: str) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, json=body, headers=headers)
-
-    return handler
+    with offline_clients() as new_client:
+        yield lambda **kw: Track17Adapter(new_client(), key=KEY, **kw)
 
 
 def sign(body: bytes, key: str = KEY) -> str:
@@ -256,10 +232,6 @@ def test_carrier_codes_override_the_registry() -> None:
 
 
 # --- webhook --------------------------------------------------------------------------------
-
-
-def raw(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 def test_webhook_update_with_a_valid_sign(offline: Offline) -> None:
