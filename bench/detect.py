@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from book import insert_orders  # bench/book.py, beside this script
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
@@ -53,10 +54,16 @@ from monitor.demo.sample import (
 )
 from monitor.detection import BaselineCache
 from monitor.geo import distance_band
-from monitor.rules import PARCEL_COLUMNS, TIME_COLUMNS, evaluate
+from monitor.rules import (
+    ORDER_COLUMNS,
+    ORDER_TIME_COLUMNS,
+    PARCEL_COLUMNS,
+    TIME_COLUMNS,
+    evaluate,
+)
 from monitor.store import frames
 from monitor.store.db import make_engine, upgrade
-from monitor.store.models import Alert, AlertEvent, OutboxMessage, Shipment
+from monitor.store.models import Alert, AlertEvent, OutboxMessage, SalesOrder, Shipment
 from monitor.store.types import to_micros
 
 SEED = 42
@@ -114,12 +121,13 @@ ESTIMATING_CARRIERS = ("sf", "jd")  # give their own delivery estimate
 ROADS = ("人民路", "解放路", "中山路", "建设路", "文化路", "新华路", "长江路", "滨江大道")
 SCRAMBLE = 982_451_653  # odd and not a multiple of 5: a bijection modulo any 10**k
 
-INSERT = (
-    "INSERT INTO shipment (id, order_id, platform, shop, warehouse, carrier, tracking_number,"
-    " province, city, address, amount, paid_at, shipped_at, picked_up_at, delivered_at,"
-    " last_event_at, expected_delivery_at, status, sub_reason, content_hash, created_at,"
-    " updated_at) VALUES (" + ", ".join("?" * 22) + ")"
-)
+# The generator's row shape: an order and its parcel (bench/book.py writes both).
+ROW_COLUMNS = (
+    "id", "order_id", "platform", "shop", "warehouse", "carrier", "tracking_number", "province",
+    "city", "address", "amount", "paid_at", "shipped_at", "picked_up_at", "delivered_at",
+    "last_event_at", "expected_delivery_at", "status", "sub_reason", "content_hash",
+    "created_at", "updated_at",
+)  # fmt: skip
 
 
 def make_bench_config(url: str) -> Config:
@@ -337,9 +345,9 @@ def build(path: Path, naive_path: Path, parcels: int, naive: int) -> dict[str, f
             rows = generate(rng, tables, start + 1, min(CHUNK, parcels - start))
             timings["generate"] += time.perf_counter() - mark
             mark = time.perf_counter()
-            connections[0].executemany(INSERT, rows)
+            insert_orders(connections[0], ROW_COLUMNS, rows)
             if start < naive:
-                connections[1].executemany(INSERT, rows[: naive - start])
+                insert_orders(connections[1], ROW_COLUMNS, rows[: naive - start])
             timings["insert"] += time.perf_counter() - mark
         mark = time.perf_counter()
         for conn in connections:
@@ -410,18 +418,23 @@ def five_minutes_of_traffic(path: Path, parcels: int, at: datetime) -> dict[str,
         counts["deliveries"] = cur.rowcount
         waiting = [
             r[0]
-            for r in conn.execute(
-                "SELECT id FROM shipment WHERE status = 'awaiting_shipment' ORDER BY id"
-            )
+            for r in conn.execute("SELECT id FROM sales_order WHERE shipped_at IS NULL ORDER BY id")
         ]
         ids = rng.choice(waiting, min(len(waiting), round(parcels * 0.0002)), replace=False)
+        shipped = [(t, i) for t, i in zip(stamps(len(ids)), ids.tolist(), strict=True)]
+        conn.executemany("UPDATE sales_order SET shipped_at = ?, updated_at = ? WHERE id = ?",
+                         [(t, t, i) for t, i in shipped])  # fmt: skip
+        conn.executemany(
+            "INSERT INTO shipment (id, order_id, platform, shop, warehouse, province, city,"
+            " address, shipped_at, status, carrier, tracking_number, content_hash, order_count,"
+            " created_at, updated_at) SELECT id, order_id, platform, shop, warehouse, province,"
+            " city, address, ?, 'label_created', 'zto', ?, '', 1, ?, ? FROM sales_order"
+            " WHERE id = ?",
+            [(t, f"8{i * SCRAMBLE % 10**11:011d}", t, t, i) for t, i in shipped],
+        )
         cur = conn.executemany(
-            "UPDATE shipment SET status = 'label_created', shipped_at = ?, updated_at = ?,"
-            " carrier = 'zto', tracking_number = ? WHERE id = ?",
-            [
-                (t, t, f"8{i * SCRAMBLE % 10**11:011d}", i)
-                for t, i in zip(stamps(len(ids)), ids.tolist(), strict=True)
-            ],
+            "INSERT INTO order_parcel (sales_order_id, shipment_id, linked_at) VALUES (?, ?, ?)",
+            [(i, i, t) for t, i in shipped],
         )
         counts["shipments"] = cur.rowcount
     return counts
@@ -430,14 +443,31 @@ def five_minutes_of_traffic(path: Path, parcels: int, at: datetime) -> dict[str,
 # --- the naive baseline ------------------------------------------------------------------
 
 
-def one_row_frame(shipment: Shipment) -> pd.DataFrame:
-    """The parcel as detection's store read would hand it over, from the ORM object."""
+def one_row_frame(shipment: Shipment | None) -> pd.DataFrame:
+    """The parcel as detection's store read would hand it over, from the ORM object (no rows
+    for an order without a parcel)."""
     data: dict[str, Any] = {}
     for column in PARCEL_COLUMNS:
-        value = shipment.id if column == "shipment_id" else getattr(shipment, column)
+        values = [] if shipment is None else [
+            shipment.id if column == "shipment_id" else getattr(shipment, column)
+        ]  # fmt: skip
         data[column] = (
-            pd.Series([value], dtype="datetime64[us, UTC]") if column in TIME_COLUMNS else [value]
+            pd.Series(values, dtype="datetime64[us, UTC]") if column in TIME_COLUMNS else values
         )
+    return pd.DataFrame(data)
+
+
+def one_row_order_frame(order: SalesOrder) -> pd.DataFrame:
+    """The unshipped order as detection's order read would hand it over."""
+    data: dict[str, Any] = {}
+    for column in ORDER_COLUMNS:
+        value = order.id if column == "sales_order_id" else getattr(order, column)
+        data[column] = (
+            pd.Series([value], dtype="datetime64[us, UTC]")
+            if column in ORDER_TIME_COLUMNS
+            else [value]
+        )
+    data |= {"shipment_id": [pd.NA], "carrier": [None], "tracking_number": [None]}
     return pd.DataFrame(data)
 
 
@@ -445,8 +475,9 @@ def _plain(value: Any) -> Any:
     return None if value is None or (not isinstance(value, dict) and pd.isna(value)) else value
 
 
-def naive_upsert(session: Session, shipment: Shipment, found: pd.DataFrame, now: datetime) -> int:
-    """Bring one parcel's alerts in line, one ORM statement at a time. Returns alerts opened."""
+def naive_upsert(session: Session, row_id: int, found: pd.DataFrame, now: datetime) -> int:
+    """Bring one order's and its parcel's alerts in line (both have the id `row_id` in the
+    bench's book), one ORM statement at a time. Returns alerts opened."""
     stamp = to_micros(now)
     resolved = AlertState.RESOLVED.value
     opened = 0
@@ -490,7 +521,8 @@ def naive_upsert(session: Session, shipment: Shipment, found: pd.DataFrame, now:
                 kind=str(row["kind"]),
                 severity=str(row["severity"]),
                 state=AlertState.OPEN.value,
-                shipment_id=shipment.id,
+                shipment_id=_plain(row["shipment_id"]),
+                sales_order_id=_plain(row["sales_order_id"]),
                 order_id=_plain(row["order_id"]),
                 tracking_number=_plain(row["tracking_number"]),
                 carrier=_plain(row["carrier"]),
@@ -512,9 +544,8 @@ def naive_upsert(session: Session, shipment: Shipment, found: pd.DataFrame, now:
             session.add(alert)
             if old != alert.severity:
                 record(alert, "escalated" if old == "warning" else "deescalated", None)
-    for alert in session.exec(
-        select(Alert).where(Alert.shipment_id == shipment.id, Alert.state != resolved)
-    ).all():
+    mine = (Alert.shipment_id == row_id) | (Alert.sales_order_id == row_id)  # type: ignore[operator]
+    for alert in session.exec(select(Alert).where(mine, Alert.state != resolved)).all():
         if alert.fingerprint not in detected:
             alert.state, alert.resolved_at, alert.updated_at = resolved, now, now
             alert.resolution = Resolution.CLEARED.value
@@ -540,19 +571,21 @@ def run_naive(engine: Engine, config: Config, sample: int, budget: float) -> Nai
     split = dict.fromkeys(("load", "rules", "upsert + commit"), 0.0)
     started = time.perf_counter()
     with Session(engine) as session:
-        for shipment_id in range(1, sample + 1):
+        for row_id in range(1, sample + 1):
             mark = time.perf_counter()
-            shipment = session.get(Shipment, shipment_id)
-            if shipment is None:
+            order = session.get(SalesOrder, row_id)
+            if order is None:
                 continue
+            shipment = session.get(Shipment, row_id)
             frame = one_row_frame(shipment)
+            orders = one_row_order_frame(order) if order.shipped_at is None else None
             split["load"] += time.perf_counter() - mark
             mark = time.perf_counter()
-            found = with_fingerprints(evaluate(frame, NOW, config))
+            found = with_fingerprints(evaluate(frame, NOW, config, orders=orders))
             split["rules"] += time.perf_counter() - mark
             mark = time.perf_counter()
             exceptions += len(found)
-            opened += naive_upsert(session, shipment, found, NOW)
+            opened += naive_upsert(session, row_id, found, NOW)
             done += 1
             if done % 100 == 0:
                 session.commit()
@@ -599,6 +632,7 @@ class Stopwatch:
             (detection, "incident_baseline", "rules: incident baseline query"),
             (detection, "load_health", "rules: carrier health query"),
             (detection, "evaluate", "rules: evaluate"),
+            (detection, "with_their_orders", "rules: orders of shared parcels"),
             (tick, "with_fingerprints", "rules: fingerprints"),
             (tick, "_current_alerts", "plan: read open alerts"),
             (tick, "plan", "plan: lifecycle.plan"),
@@ -609,11 +643,12 @@ class Stopwatch:
             self.wrap(module, name, label)
         self.wrap(rules, "carrier_incidents", "rules: evaluate: carrier_incidents")
         self.wrap(rules, "carrier_api_failing", "rules: evaluate: carrier_api_failing")
-        original = rules.PARCEL_RULES
-        self._patched.append((rules, "PARCEL_RULES", original))
-        rules.PARCEL_RULES = tuple(
-            self._timed(f"rules: evaluate: {rule.__name__}", rule) for rule in original
-        )
+        for group in ("ORDER_RULES", "PARCEL_RULES"):
+            original = getattr(rules, group)
+            self._patched.append((rules, group, original))
+            setattr(rules, group, tuple(
+                self._timed(f"rules: evaluate: {rule.__name__}", rule) for rule in original
+            ))  # fmt: skip
 
     def restore(self) -> None:
         for module, name, original in reversed(self._patched):

@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from book import insert_orders  # bench/book.py, beside this script
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
@@ -61,11 +62,12 @@ KINDS = [k.value for k in AlertKind if k is not AlertKind.CARRIER_API_FAILING]
 CRITICAL = {"ship_deadline_breached", "no_pickup_scan", "lost", "damaged", "rejected",
             "carrier_incident"}  # fmt: skip
 
-SHIPMENT_SQL = (
-    "INSERT INTO shipment (id, order_id, platform, warehouse, carrier, tracking_number, province,"
-    " paid_at, shipped_at, picked_up_at, last_event_at, status, content_hash, poll_failures,"
-    " next_poll_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
+# The generator's row shape: an order and its parcel (bench/book.py writes both).
+ROW_COLUMNS = (
+    "id", "order_id", "platform", "warehouse", "carrier", "tracking_number", "province",
+    "paid_at", "shipped_at", "picked_up_at", "last_event_at", "status", "content_hash",
+    "poll_failures", "next_poll_at", "created_at", "updated_at",
+)  # fmt: skip
 ALERT_SQL = (
     "INSERT INTO alert (fingerprint, kind, severity, state, shipment_id, order_id, carrier,"
     " warehouse, province, platform, since, opened_at, updated_at, detail)"
@@ -133,7 +135,7 @@ def build(path: Path, parcels: int, alert_share: float, history: int) -> None:
     for first, count, delivered, share, state in batches:
         for start in range(first, first + count, CHUNK):
             size = min(CHUNK, first + count - start)
-            db.executemany(SHIPMENT_SQL, shipments(rng, start, size, delivered))
+            insert_orders(db, ROW_COLUMNS, list(shipments(rng, start, size, delivered)))
             db.executemany(ALERT_SQL, list(alerts(rng, db, start, size, share, state)))
             db.commit()
     now = to_micros(NOW)

@@ -37,6 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from book import insert_orders  # bench/book.py, beside this script
 
 from monitor.config import DelayedHours, parse_config
 from monitor.demo.sample import (
@@ -258,10 +259,6 @@ def build(path: Path, parcels: int, weeks: int) -> dict[str, float]:
     ).fetchall()
     for name, _ in indexes:
         conn.execute(f'DROP INDEX "{name}"')
-    insert_shipment = (
-        f"INSERT INTO shipment ({', '.join(SHIPMENT_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(SHIPMENT_COLUMNS))})"
-    )
     insert_alert = (
         f"INSERT INTO alert ({', '.join(ALERT_COLUMNS)}) "
         f"VALUES ({', '.join('?' * len(ALERT_COLUMNS))})"
@@ -273,7 +270,7 @@ def build(path: Path, parcels: int, weeks: int) -> dict[str, float]:
         rows, alerts = generate(rng, model, start + 1, min(CHUNK, parcels - start), weeks)
         timings["generate"] += time.perf_counter() - mark
         mark = time.perf_counter()
-        conn.executemany(insert_shipment, rows)
+        insert_orders(conn, SHIPMENT_COLUMNS, rows)
         conn.executemany(insert_alert, alerts)
         conn.commit()
         timings["insert"] += time.perf_counter() - mark

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, case, func, insert, select, update
+from sqlalchemy import Engine, case, func, insert, or_, select, update
 
 from alerts.model import ALLOWED_FROM, Action, AlertState, Resolution
 from monitor.geo import normalize_province
@@ -39,6 +39,8 @@ class AlertFilter:
     province: str | None = None
     platform: str | None = None
     shipment_id: int | None = None
+    # An order's page: the alerts of the order (by its row id) and of any of its parcels.
+    of_order: tuple[int, tuple[int, ...]] | None = None
 
     def __post_init__(self) -> None:
         # Leads type 新疆, 新疆维吾尔自治区 or Xinjiang; alerts store the canonical name.
@@ -55,6 +57,9 @@ class AlertFilter:
                 clauses.append(A.state != AlertState.RESOLVED.value)
             else:
                 clauses.append(A[name] == value)
+        if self.of_order is not None:
+            order, parcels = self.of_order
+            clauses.append(or_(A.sales_order_id == order, A.shipment_id.in_(parcels)))
         return clauses
 
 
@@ -102,6 +107,21 @@ def get_alert(engine: Engine, alert_id: int) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(ALERTS).where(A.id == alert_id)).first()
     return dict(row._mapping) if row else None
+
+
+def histories_of(engine: Engine, alert_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The histories of several alerts in one query (a page shows all of an order's)."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    ids = [i for i in alert_ids if _valid_id(i)]
+    if not ids:
+        return found
+    H = ALERT_HISTORY.c
+    with engine.connect() as conn:
+        for row in conn.execute(
+            select(ALERT_HISTORY).where(H.alert_id.in_(ids)).order_by(H.alert_id, H.id)
+        ):
+            found.setdefault(int(row.alert_id), []).append(dict(row._mapping))
+    return found
 
 
 def history(engine: Engine, alert_id: int) -> list[dict[str, Any]]:

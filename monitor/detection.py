@@ -1,4 +1,5 @@
-"""Detection, read-only: load the active parcels into a frame, run the rules at a moment.
+"""Detection, read-only: load the unshipped orders and the active parcels into frames, run the
+rules at a moment.
 
 The store read is one query into a pandas frame (monitor/store/frames.py); the rules are
 pure and vectorised (monitor/rules/). `parcelwatch detect` prints what this returns; the
@@ -20,15 +21,23 @@ from carriers.status import TERMINAL_STATUSES, ParcelStatus
 from monitor.clock import EARLIEST_MOMENT
 from monitor.config import Config
 from monitor.metrics.instruments import PARCELS_SKIPPED
-from monitor.rules import BASELINE_COLUMNS, PARCEL_COLUMNS, TIME_COLUMNS, evaluate
+from monitor.rules import (
+    BASELINE_COLUMNS,
+    ORDER_COLUMNS,
+    ORDER_TIME_COLUMNS,
+    PARCEL_COLUMNS,
+    TIME_COLUMNS,
+    evaluate,
+)
 from monitor.rules.incidents import TROUBLE_KINDS
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
 from monitor.store.lanes import load_lane_expectations
-from monitor.store.tables import ALERTS, SHIPMENTS
+from monitor.store.tables import ALERTS, ORDER_PARCELS, ORDERS, SHIPMENTS
 
 S = SHIPMENTS.c
 A = ALERTS.c
+ORD = ORDERS.c
 log = logging.getLogger(__name__)
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
 RECENTLY_RETURNED = timedelta(days=7)
@@ -65,6 +74,58 @@ CATEGORY_COLUMNS = (
 
 def load_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
     return read_frame(engine, active_parcels_query(now), TIME_COLUMNS, CATEGORY_COLUMNS)
+
+
+def open_orders_query() -> Any:
+    """Orders not yet shipped (a partial index holds them), and shipped ones whose order alert
+    is still open, so that it can see its condition clear."""
+    with_open_alert = select(A.sales_order_id).where(
+        A.state != AlertState.RESOLVED.value, A.sales_order_id.is_not(None)
+    )
+    columns = [ORD.id.label("sales_order_id"), *(ORD[name] for name in ORDER_COLUMNS[1:])]
+    return select(*columns).where(or_(ORD.shipped_at.is_(None), ORD.id.in_(with_open_alert)))
+
+
+def load_orders(engine: Engine) -> pd.DataFrame:
+    """The order frame, with the parcel-side subject columns empty (an order rule's alert has
+    no parcel) and `carrier` empty for the threshold scopes."""
+    frame = read_frame(
+        engine, open_orders_query(), ORDER_TIME_COLUMNS, ("platform", "warehouse", "province")
+    )
+    return frame.assign(
+        shipment_id=pd.Series(pd.NA, index=frame.index, dtype="Int64"),
+        carrier=pd.Series(None, index=frame.index, dtype=object),
+        tracking_number=pd.Series(None, index=frame.index, dtype=object),
+    )
+
+
+def with_their_orders(engine: Engine, exceptions: pd.DataFrame, parcels: pd.DataFrame) -> None:
+    """A parcel carrying several orders names them all (`detail.orders`), so that the lead and
+    customer service see every buyer it concerns. Few parcels carry several orders: only
+    theirs are looked up."""
+    if exceptions.empty or "order_count" not in parcels.columns:
+        return
+    shared = parcels.loc[parcels["order_count"].fillna(1) > 1, "shipment_id"]
+    ids = sorted(set(exceptions["shipment_id"].dropna().astype(int)) & set(shared.astype(int)))
+    if not ids:
+        return
+    names: dict[int, list[str]] = {}
+    link = ORDER_PARCELS.c
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            query = (
+                select(link.shipment_id, ORD.order_id)
+                .select_from(ORDER_PARCELS.join(ORDERS, ORD.id == link.sales_order_id))
+                .where(link.shipment_id.in_(ids[start : start + 500]))
+                .order_by(link.shipment_id, ORD.id)
+            )
+            for shipment_id, order_id in conn.execute(query):
+                names.setdefault(int(shipment_id), []).append(str(order_id))
+    for index, shipment_id, detail in zip(
+        exceptions.index, exceptions["shipment_id"], exceptions["detail"], strict=True
+    ):
+        if pd.notna(shipment_id) and int(shipment_id) in names:
+            exceptions.at[index, "detail"] = {**detail, "orders": names[int(shipment_id)]}
 
 
 class BaselineCache:
@@ -119,7 +180,12 @@ def incident_baseline(engine: Engine, now: datetime, days: int) -> pd.DataFrame:
 IMPOSSIBLE_AHEAD = timedelta(days=366)
 
 
-def without_impossible(parcels: pd.DataFrame, now: datetime) -> pd.DataFrame:
+def without_impossible(
+    parcels: pd.DataFrame,
+    now: datetime,
+    columns: tuple[str, ...] = TIME_COLUMNS,
+    key: str = "shipment_id",
+) -> pd.DataFrame:
     """The parcels whose stored times a rule can compute with. Times are checked where they
     enter (monitor/clock.py `implausible_moment`), but a store written by an older version may
     hold a 9999-12-31 that would make every deadline computation overflow: such a parcel is
@@ -129,17 +195,18 @@ def without_impossible(parcels: pd.DataFrame, now: datetime) -> pd.DataFrame:
     low = pd.Timestamp(EARLIEST_MOMENT)
     high = pd.Timestamp(now).tz_convert("UTC") + IMPOSSIBLE_AHEAD
     bad = np.zeros(len(parcels), dtype=bool)
-    for column in TIME_COLUMNS:
+    for column in columns:
         values = parcels[column]
         bad |= ((values < low) | (values > high)).to_numpy(dtype=bool, na_value=False)
     if not bad.any():
         return parcels
-    skipped = parcels.loc[bad, "shipment_id"].tolist()
+    skipped = parcels.loc[bad, key].tolist()
     PARCELS_SKIPPED.inc(len(skipped))
+    what = "order" if key == "sales_order_id" else "parcel"
     log.error(
-        "detection skipped %d parcel(s) with impossible times (shipment ids %s%s); fix or "
-        "re-import them",
-        len(skipped), ", ".join(map(str, skipped[:10])), " ..." if len(skipped) > 10 else "",
+        "detection skipped %d %s(s) with impossible times (%s %s%s); fix or re-import them",
+        len(skipped), what, key, ", ".join(map(str, skipped[:10])),
+        " ..." if len(skipped) > 10 else "",
     )  # fmt: skip
     return parcels.loc[~bad]
 
@@ -150,14 +217,22 @@ def detect(
     now: datetime,
     parcels: pd.DataFrame | None = None,
     baselines: BaselineCache | None = None,
+    orders: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every exception true at `now`, read-only."""
     if parcels is None:
         parcels = load_parcels(engine, now)
+    if orders is None:
+        orders = load_orders(engine)
     parcels = without_impossible(parcels, now)
+    orders = without_impossible(orders, now, ORDER_TIME_COLUMNS, "sales_order_id")
     days = config.rules.incident.baseline_days
     baseline = (
         baselines.get(engine, now, days) if baselines else incident_baseline(engine, now, days)
     )
     lanes = load_lane_expectations(engine)  # learned lane p90s for `delayed`: one small query
-    return evaluate(parcels, now, config, baseline, load_health(engine), lane_expectations=lanes)
+    exceptions = evaluate(
+        parcels, now, config, baseline, load_health(engine), lane_expectations=lanes, orders=orders
+    )
+    with_their_orders(engine, exceptions, parcels)
+    return exceptions

@@ -2,7 +2,9 @@
 (docs/observability.md "Alertmanager API v2").
 
 Labels identify an alert (`alertname`, `kind`, `carrier`, `province`, `warehouse`,
-`severity`, and `order_id` for a per-parcel kind, so that two parcels are two alerts);
+`severity`; `order_id` and `platform` for an order's kind, whose id another platform may
+repeat; `tracking_number` too for a parcel's, so that the two parcels of a split order are two
+alerts);
 annotations are the latest text; `startsAt` is when the condition began. Alertmanager
 resolves an alert whose `endsAt` has passed, so:
 - opened / escalated (and the periodic re-send of active alerts, alerts/outbox/resend.py
@@ -39,7 +41,8 @@ from alerts.sinks.settings import (
 )
 
 PATH = "/api/v2/alerts"
-LABELS = ("kind", "carrier", "province", "warehouse", "severity", "order_id")
+LABELS = ("kind", "carrier", "province", "warehouse", "severity")
+SUBJECT_LABELS = ("order_id", "platform", "tracking_number")  # an order's or a parcel's alert
 
 
 def rfc3339(moment: datetime) -> str:
@@ -81,7 +84,7 @@ class AlertmanagerSink(HttpSink):
 
     def alert(self, n: Notification, now: datetime) -> dict[str, Any]:
         labels = dict(self.static_labels) | {"alertname": alertname(n.kind)}
-        for key in LABELS:
+        for key in LABELS + (SUBJECT_LABELS if n.order_id else ()):
             if value := n.text(key):
                 labels[key] = value
         body = self.renderer.message(n, PLAIN)

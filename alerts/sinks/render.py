@@ -160,7 +160,10 @@ class Renderer:
         from urllib.parse import quote
 
         if n.order_id:
-            return f"{self.public_url}/parcels/{quote(n.order_id, safe='')}"
+            page = f"{self.public_url}/parcels/{quote(n.order_id, safe='')}"
+            # Order ids are unique within a platform only (docs/orders-and-parcels.md).
+            platform = n.text("platform")
+            return f"{page}?platform={quote(platform, safe='')}" if platform else page
         return f"{self.public_url}/"
 
     def when(self, moment: datetime) -> str:

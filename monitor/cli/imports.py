@@ -60,9 +60,13 @@ def import_command(file: Path, fmt: str | None, config_path: Path | None) -> Non
     if len(report.rejected) > 200:
         err.print(f"... and {len(report.rejected) - 200} more rejected rows")
     c = report.counts
+    for note in c.notes[:200]:
+        err.print(f"{file}: {note}", highlight=False, markup=False)
     summary = (
-        f"{file}: {report.rows} rows ({report.encoding}): {c.inserted} new, {c.updated} updated, "
-        f"{c.unchanged} unchanged, {len(report.rejected)} rejected"
+        f"{file}: {report.rows} rows ({report.encoding}): orders {c.inserted} new, "
+        f"{c.updated} updated, {c.unchanged} unchanged; parcels {c.parcels_inserted} new, "
+        f"{c.parcels_updated} updated, {c.parcels_unchanged} unchanged; "
+        f"{len(report.rejected)} rejected"
     )
     if report.ignored_columns:
         summary += f"; ignored columns: {', '.join(report.ignored_columns)}"

@@ -47,7 +47,7 @@ from monitor.scorecard.weekly import publish_weekly
 from monitor.scorecard.weeks import report_zone
 from monitor.store.db import make_engine, upgrade
 from monitor.store.locks import run_alone
-from monitor.store.tables import ALERTS, OUTBOX, OUTBOX_DELIVERIES, SHIPMENTS
+from monitor.store.tables import ALERTS, ORDERS, OUTBOX, OUTBOX_DELIVERIES, SHIPMENTS
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 
@@ -77,8 +77,8 @@ def _total(counter: Counter, **labels: str) -> float:
 
 
 class StatusLine:
-    """The terminal's one line a minute: parcels, open alerts, and the tracking calls and
-    pushed events since the previous line."""
+    """The terminal's one line a minute: orders, parcels, open alerts, and the tracking calls
+    and pushed events since the previous line."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -87,6 +87,7 @@ class StatusLine:
 
     def line(self) -> str:
         with self.engine.connect() as conn:
+            orders = conn.execute(select(func.count()).select_from(ORDERS)).scalar() or 0
             parcels = conn.execute(select(func.count()).select_from(SHIPMENTS)).scalar() or 0
             alerts = (
                 conn.execute(
@@ -96,7 +97,7 @@ class StatusLine:
             )
         polls, pushes = _total(TRACKING_REQUESTS), _total(EVENTS_INGESTED, source="push")
         text = (
-            f"status: {parcels} parcels, {alerts} open alerts; last minute: "
+            f"status: {orders} orders, {parcels} parcels, {alerts} open alerts; last minute: "
             f"{polls - self.polls:.0f} tracking calls, {pushes - self.pushes:.0f} pushed events"
         )
         self.polls, self.pushes = polls, pushes

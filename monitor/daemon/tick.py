@@ -28,7 +28,7 @@ from monitor.daemon.inhibition import (
     release_inhibited,
     with_new_incidents,
 )
-from monitor.detection import BaselineCache, detect, load_parcels
+from monitor.detection import BaselineCache, detect, load_orders, load_parcels
 from monitor.metrics.instruments import ALERTS_OPENED
 from monitor.store.frames import read_frame
 from monitor.store.silences import active_silences, release_ended
@@ -39,20 +39,25 @@ A = ALERTS.c
 
 
 def with_fingerprints(exceptions: pd.DataFrame) -> pd.DataFrame:
-    """Parcel alerts are about an order; carrier alerts about a carrier (and province)."""
+    """Order alerts are about an order, parcel alerts about a parcel (by their row ids, so two
+    platforms' equal order ids stay apart); carrier alerts about a carrier (and province or
+    hub)."""
 
-    def subject(order_id: object, carrier: object, province: object, detail: object) -> str:
-        if isinstance(order_id, str):
-            return order_id
+    def subject(parcel: object, order: object, carrier: object, province: object,
+                detail: object) -> str:  # fmt: skip
+        if pd.notna(parcel):
+            return f"parcel:{int(parcel)}"  # type: ignore[call-overload]
+        if pd.notna(order):
+            return f"order:{int(order)}"  # type: ignore[call-overload]
         if isinstance(detail, dict) and detail.get("hub"):  # a hub incident: carrier and hub
             return f"{carrier}@{detail['hub']}"
         return f"{carrier}:{province}" if isinstance(province, str) else str(carrier)
 
     fingerprints = [
-        fingerprint(kind, subject(o, c, p, d))
-        for kind, o, c, p, d in zip(
-            exceptions["kind"], exceptions["order_id"], exceptions["carrier"],
-            exceptions["province"], exceptions["detail"], strict=True,
+        fingerprint(kind, subject(s, o, c, p, d))
+        for kind, s, o, c, p, d in zip(
+            exceptions["kind"], exceptions["shipment_id"], exceptions["sales_order_id"],
+            exceptions["carrier"], exceptions["province"], exceptions["detail"], strict=True,
         )
     ]  # fmt: skip
     return exceptions.assign(
@@ -95,9 +100,10 @@ def run_tick(
     release_ended(engine, now)  # what ended silences held is announced once, now
     release_inhibited(engine, now)  # and what resolved incidents held
     parcels = load_parcels(engine, now)
+    orders = load_orders(engine)
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
-    exceptions = with_fingerprints(detect(engine, config, now, parcels, baselines))
+    exceptions = with_fingerprints(detect(engine, config, now, parcels, baselines, orders))
     result.exceptions = len(exceptions)
     result.timings["rules"] = time.perf_counter() - mark
     mark = time.perf_counter()
@@ -271,12 +277,13 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
 
 def _alert_rows(new: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
     subject = ["order_id", "tracking_number", "carrier", "warehouse", "province", "platform"]
-    frame = new[["fingerprint", "kind", "severity", "shipment_id", *subject]].astype(object)
+    keys = ["shipment_id", "sales_order_id"]
+    frame = new[["fingerprint", "kind", "severity", *keys, *subject]].astype(object)
     rows: list[dict[str, Any]] = frame.where(frame.notna(), None).to_dict("records")
     for row, since, detail in zip(rows, _py_times(new["since"]), new["detail"], strict=True):
-        sid = row["shipment_id"]
+        for key in keys:
+            row[key] = None if row[key] is None or pd.isna(row[key]) else int(row[key])
         row.update(
-            shipment_id=None if sid is None else int(sid),
             state=AlertState.OPEN.value,
             since=since,
             opened_at=now,

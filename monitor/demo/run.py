@@ -90,11 +90,13 @@ def prepare_shop(
     """Write the shop's order export and hand its shipped parcels to the simulator."""
     rows = generate_shop(seed=seed, orders=orders, now=now)
     origins = {w["id"]: w["province"] for w in DEMO_WAREHOUSES}
+    registered: set[str] = set()  # a merged parcel is one journey, whatever orders it carries
     for row in rows:
         for column in TRACKING_HISTORY:
             row[column] = ""
         row["收货人电话"] = _phone(row["订单编号"])
-        if row["快递单号"] and row["发货时间"]:
+        if row["快递单号"] and row["发货时间"] and row["快递单号"] not in registered:
+            registered.add(row["快递单号"])
             shipped = datetime.fromisoformat(row["发货时间"]).replace(tzinfo=SHANGHAI)
             world.register(
                 row["快递单号"], row["快递公司"], origins[row["仓库"]], row["收货省份"],

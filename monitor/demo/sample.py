@@ -108,6 +108,11 @@ STUCK_WINDOW_HOURS: Final = 72.0
 COLLECTION_AFTER_SHIP_BY_HOURS: Final = (0.25, 2.0)  # the courier's evening round
 LATE_PICKUP_SHARE: Final = 0.02  # collected a day late
 FORGOTTEN_SHARE: Final = 0.01  # tracking uploaded, never scanned
+# Of shipped orders: sent in two parcels (一单多包裹), and merged with another order of the same
+# buyer into one parcel (合并发货). Everyday ERP data; the shares are the demo's, not measured.
+SPLIT_SHARE: Final = 0.03
+MERGED_SHARE: Final = 0.02
+MERGE_PAID_BEFORE_HOURS: Final = (0.2, 6.0)  # the buyer's earlier order, shipped together
 
 # Share of picked-up parcels that go wrong, at the network-average stall rate; each carrier's
 # share scales with its stall probability. Kinds are weighted as below, with loss and damage
@@ -458,7 +463,37 @@ def generate_shop(
         if kind not in (None, "slow"):
             events = _go_wrong(rng, kind, events, hours, band)
         _apply_events(row, sorted(events), now, wh.zone)
-    return rows
+    return _split_and_merge(rows, random.Random(seed + 1), used_numbers)
+
+
+def _split_and_merge(
+    rows: list[dict[str, str]], rng: random.Random, used: set[str]
+) -> list[dict[str, str]]:
+    """Some shipped orders get a second parcel (a row with the same order id and a new number);
+    some get the buyer's earlier order shipped in the same parcel (a row with a new order id and
+    the same number). A separate random stream, so every other row stays as it was."""
+    by_name, zone = {c.name: c for c in CARRIERS}, ZoneInfo("Asia/Shanghai")
+    extra: list[dict[str, str]] = []
+    merged_seq = 9_000_000
+    for row in rows:
+        if not row["快递单号"]:
+            continue
+        draw = rng.random()
+        if draw < SPLIT_SHARE:
+            second = dict(row)
+            second["快递单号"] = _tracking_number(rng, by_name[row["快递公司"]], used)
+            extra.append(second)
+        elif draw < SPLIT_SHARE + MERGED_SHARE:
+            merged_seq += 1
+            paid = datetime.fromisoformat(row["付款时间"]).replace(tzinfo=zone)
+            earlier = paid - timedelta(hours=rng.uniform(*MERGE_PAID_BEFORE_HOURS))
+            other, prefix = dict(row), row["订单编号"].rstrip("0123456789")
+            other["订单编号"] = f"{prefix}{earlier:%y%m%d}{merged_seq:07d}"
+            other["付款时间"] = _fmt(earlier, zone)
+            other["实付金额"] = f"{rng.uniform(9.9, 199.0):.2f}"
+            extra.append(other)
+    # Still oldest payment first (the times are all in one zone, so their text sorts).
+    return sorted(rows + extra, key=lambda r: r["付款时间"])
 
 
 def _apply_events(row: dict[str, str], events: list[Event], now: datetime, zone: ZoneInfo) -> None:

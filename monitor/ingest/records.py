@@ -1,4 +1,5 @@
-"""One order from an ERP export or the API, checked and normalised into a ShipmentRecord.
+"""One row of an ERP export or the API, checked and normalised into a ShipmentRecord: an order
+and the parcels the row lists for it (none, one, or several tracking numbers in one cell).
 
 Column names may be canonical (`order_id`) or the Chinese headers of common ERP exports
 (订单编号); carriers may be codes or common names (中通快递, ZTO); provinces any of their
@@ -32,6 +33,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "carrier": ("快递公司", "物流公司", "承运商"),
     "tracking_number": ("快递单号", "运单号", "物流单号"),
     "shipped_at": ("发货时间",),
+    "ship_deadline_at": ("最晚发货时间", "承诺发货时间", "发货截止时间"),
     "province": ("收货省份", "省", "省份"),
     "city": ("收货城市", "市", "城市"),
     "address": ("收货地址", "详细地址"),
@@ -48,7 +50,20 @@ _HEADER_LOOKUP = {
     for key in (canonical, *aliases)
 }
 REQUIRED_COLUMNS = ("order_id", "paid_at")
-TIME_FIELDS = ("paid_at", "shipped_at", "picked_up_at", "delivered_at", "last_event_at")
+TIME_FIELDS = (
+    "paid_at", "shipped_at", "ship_deadline_at", "picked_up_at", "delivered_at", "last_event_at",
+)  # fmt: skip
+# ERPs write a split order's numbers into one cell with any of these between them
+# (docs/orders-and-parcels.md "Import").
+TRACKING_SEPARATORS = re.compile(r"[,，;；、/\s]+")
+ORDER_FIELDS = (
+    "order_id", "platform", "shop", "warehouse", "province", "city", "address", "phone",
+    "amount", "paid_at", "ship_deadline_at",
+)  # fmt: skip
+PARCEL_FIELDS = (
+    "carrier", "shipped_at", "picked_up_at", "delivered_at", "last_event_at", "status",
+    "sub_reason",
+)  # fmt: skip
 
 PLATFORM_NAMES: dict[str, str] = {
     "淘宝": "taobao",
@@ -85,14 +100,28 @@ class RowError(ValueError):
         self.reason = reason
 
 
+def split_tracking_numbers(cell: str) -> tuple[str, ...]:
+    """ "73100000000903,73100000000904" -> both numbers, once each, in their order."""
+    numbers = [n for n in TRACKING_SEPARATORS.split(cell.strip()) if n]
+    return tuple(dict.fromkeys(numbers))
+
+
+def _hash(values: dict[str, Any]) -> str:
+    plain = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+    return hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class ShipmentRecord:
+    """An order and what one row says about its parcels. The parcel fields (carrier, shipped,
+    pickup, delivery, status) hold for every tracking number the row lists."""
+
     order_id: str
     platform: str
     shop: str | None
     warehouse: str
     carrier: str | None
-    tracking_number: str | None
+    tracking_numbers: tuple[str, ...]
     province: str | None
     city: str | None
     address: str | None
@@ -105,16 +134,25 @@ class ShipmentRecord:
     status: str
     sub_reason: str | None
     phone: str | None = None
+    ship_deadline_at: datetime | None = None
+
+    def order_values(self) -> dict[str, Any]:
+        values = asdict(self)
+        return {k: values[k] for k in ORDER_FIELDS}
 
     def order_hash(self) -> str:
-        """Fingerprint of everything the import sets, so re-importing a row is a no-op."""
-        values = {
-            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()
-        }
-        return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()
+        """Fingerprint of the order fields the import sets, so re-importing a row is a no-op."""
+        return _hash(self.order_values())
+
+    def parcel_hash(self) -> str:
+        """Fingerprint of what the row says about its parcels and their destination."""
+        values = asdict(self)
+        return _hash({k: values[k] for k in (*PARCEL_FIELDS, "warehouse", "platform", "shop",
+                                             "province", "city", "address", "phone")})  # fmt: skip
 
 
 MAX_AMOUNT = 1e9  # yuan; an order worth more is a unit error, not an order
+MAX_TRACKING_LENGTH = 40  # the longest real numbers (postal, international) have about 30
 _TIME_PATTERNS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%d")
 
 
@@ -164,11 +202,21 @@ class RecordParser:
         if times["paid_at"] is None:
             raise RowError("paid_at", "missing payment time")
         carrier = self._carrier(row.get("carrier", ""))
-        tracking = row.get("tracking_number") or None
+        numbers = split_tracking_numbers(row.get("tracking_number", ""))
+        for number in numbers:
+            if len(number) > MAX_TRACKING_LENGTH:
+                raise RowError("tracking_number", f"not a tracking number: {number[:40]!r}")
+        tracking = numbers[0] if numbers else None
         if tracking and carrier is None:
             raise RowError("carrier", "a tracking number needs its carrier")
+        if not tracking:
+            for name in ("picked_up_at", "delivered_at"):
+                if times[name] is not None:
+                    raise RowError(
+                        name, "a pickup or delivery time needs the parcel's tracking number"
+                    )
         status, sub_reason = self._status(row.get("status", ""), times, tracking)
-        if times["shipped_at"] is None and (tracking or times["picked_up_at"]):
+        if times["shipped_at"] is None and tracking:
             times["shipped_at"] = times["picked_up_at"] or times["last_event_at"]
             if times["shipped_at"] is None:
                 raise RowError("shipped_at", "a tracking number needs its shipping time (发货时间)")
@@ -185,7 +233,7 @@ class RecordParser:
             shop=row.get("shop") or None,
             warehouse=warehouse,
             carrier=carrier,
-            tracking_number=tracking,
+            tracking_numbers=numbers,
             province=province,
             city=city,
             address=row.get("address") or None,
@@ -198,6 +246,7 @@ class RecordParser:
             status=status.value,
             sub_reason=sub_reason,
             phone=row.get("phone") or None,
+            ship_deadline_at=times["ship_deadline_at"],
         )
 
     def _warehouse(self, value: str) -> str:

@@ -1,7 +1,9 @@
-"""Exception rules: pure, vectorised functions of a parcel frame and a moment.
+"""Exception rules: pure, vectorised functions of a frame and a moment.
 
-`evaluate(parcels, now, config)` runs every parcel-level rule, then groups their output into
-carrier incidents. The result has one row per (kind, parcel) in the EXCEPTION_COLUMNS shape.
+`evaluate(parcels, now, config, orders=...)` runs the order rules over the unshipped orders and
+every parcel-level rule over the parcels, then groups the parcels' output into carrier
+incidents. The result has one row per (kind, order) or (kind, parcel) in the EXCEPTION_COLUMNS
+shape.
 """
 
 from __future__ import annotations
@@ -14,15 +16,21 @@ import pandas as pd
 from alerts.model import SEVERITY_RANK
 from monitor.config import Config
 from monitor.rules import reported, shipping, transit
-from monitor.rules.base import EXCEPTION_COLUMNS, PARCEL_COLUMNS, TIME_COLUMNS, RuleContext
+from monitor.rules.base import (
+    EXCEPTION_COLUMNS,
+    ORDER_COLUMNS,
+    ORDER_TIME_COLUMNS,
+    PARCEL_COLUMNS,
+    TIME_COLUMNS,
+    RuleContext,
+)
 from monitor.rules.health import carrier_api_failing
 from monitor.rules.incidents import BASELINE_COLUMNS, carrier_incidents, hub_incidents
 
 Rule = Callable[[RuleContext], "pd.DataFrame | list[pd.DataFrame]"]
 
+ORDER_RULES: tuple[Rule, ...] = (shipping.unshipped_past_cutoff, shipping.ship_deadline)
 PARCEL_RULES: tuple[Rule, ...] = (
-    shipping.unshipped_past_cutoff,
-    shipping.ship_deadline,
     transit.no_pickup_scan,
     transit.stalled,
     transit.delayed,
@@ -33,6 +41,8 @@ PARCEL_RULES: tuple[Rule, ...] = (
 __all__ = [
     "BASELINE_COLUMNS",
     "EXCEPTION_COLUMNS",
+    "ORDER_COLUMNS",
+    "ORDER_TIME_COLUMNS",
     "PARCEL_COLUMNS",
     "TIME_COLUMNS",
     "evaluate",
@@ -46,14 +56,19 @@ def evaluate(
     incident_baseline: pd.DataFrame | None = None,
     carrier_health: pd.DataFrame | None = None,
     lane_expectations: pd.DataFrame | None = None,
+    orders: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     moment = pd.Timestamp(now)
     if moment.tzinfo is None:
         raise ValueError("`now` must be timezone-aware")
     ctx = RuleContext(parcels, moment.tz_convert("UTC"), config, lane_expectations)
     frames: list[pd.DataFrame] = []
-    for rule in PARCEL_RULES:
-        result = rule(ctx)
+    rules = [(rule, ctx) for rule in PARCEL_RULES]
+    if orders is not None and not orders.empty:
+        order_ctx = RuleContext(orders, ctx.now, config)
+        rules = [(rule, order_ctx) for rule in ORDER_RULES] + rules
+    for rule, context in rules:
+        result = rule(context)
         frames.extend(result if isinstance(result, list) else [result])
     frames.append(
         carrier_api_failing(carrier_health, ctx.now, config.rules.carrier_api_failing_minutes)
@@ -63,7 +78,9 @@ def evaluate(
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EXCEPTION_COLUMNS})
     exceptions = pd.concat(frames, ignore_index=True)
     # The lost rule can fire twice for one parcel (declared and silent): one alert.
-    exceptions = exceptions.drop_duplicates(["kind", "shipment_id"], keep="first")
+    exceptions = exceptions.drop_duplicates(
+        ["kind", "shipment_id", "sales_order_id", "carrier"], keep="first"
+    )
     incidents = [
         found
         for found in (carrier_incidents(ctx, exceptions, incident_baseline),

@@ -19,18 +19,17 @@ from monitor.config import Config
 from monitor.geo import distance_band
 from monitor.rules import thresholds
 
-# Columns of the parcel frame the rules read; detection's store query selects exactly these
-# (monitor/detection.py), `shipment_id` first.
+# Columns of the parcel frame the parcel rules read; detection's store query selects exactly
+# these (monitor/detection.py), `shipment_id` first.
 PARCEL_COLUMNS = (
     "shipment_id",
     "order_id",
+    "order_count",
     "platform",
     "warehouse",
     "carrier",
     "tracking_number",
     "province",
-    "amount",
-    "paid_at",
     "shipped_at",
     "picked_up_at",
     "delivered_at",
@@ -44,7 +43,6 @@ PARCEL_COLUMNS = (
     "last_hub",
 )
 TIME_COLUMNS = (
-    "paid_at",
     "shipped_at",
     "picked_up_at",
     "delivered_at",
@@ -54,8 +52,23 @@ TIME_COLUMNS = (
     "subscribed_at",
     "answered_at",
 )
+# The order frame the order rules read (monitor/rules/shipping.py): the orders not yet
+# shipped, with the subject columns a parcel would have left empty.
+ORDER_COLUMNS = (
+    "sales_order_id",
+    "order_id",
+    "platform",
+    "warehouse",
+    "province",
+    "amount",
+    "paid_at",
+    "ship_deadline_at",
+    "shipped_at",
+)
+ORDER_TIME_COLUMNS = ("paid_at", "ship_deadline_at", "shipped_at")
 SUBJECT_COLUMNS = (
     "shipment_id",
+    "sales_order_id",
     "order_id",
     "tracking_number",
     "carrier",
@@ -70,6 +83,8 @@ HOUR = pd.Timedelta(hours=1)
 
 @dataclass
 class RuleContext:
+    # The frame being judged: parcels for the parcel rules, orders for the order rules (the
+    # same thresholds, scoped by the same fields, apply to both).
     parcels: pd.DataFrame
     now: pd.Timestamp
     config: Config
@@ -167,7 +182,11 @@ def emit(
     """The exceptions for the parcels in `mask`. `detail` values may be scalars or Series
     aligned with the parcels; they end up as one JSON-able dict per exception."""
     mask = np.asarray(mask, dtype=bool)
-    rows = ctx.parcels.loc[mask, list(SUBJECT_COLUMNS)].copy()
+    frame = ctx.parcels
+    missing = [c for c in SUBJECT_COLUMNS if c not in frame.columns]
+    rows = frame.loc[mask, [c for c in SUBJECT_COLUMNS if c in frame.columns]].copy()
+    for column in missing:  # an order has no parcel, a parcel names no order row of its own
+        rows[column] = None
     rows.insert(0, "kind", str(kind))
     rows.insert(
         1,

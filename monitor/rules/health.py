@@ -26,6 +26,7 @@ def carrier_api_failing(
             "kind": AlertKind.CARRIER_API_FAILING.value,
             "severity": Severity.CRITICAL.value,
             "shipment_id": None,
+            "sales_order_id": None,
             "order_id": None,
             "tracking_number": None,
             "carrier": h.carrier,

@@ -1,7 +1,8 @@
 """Rules on the seller's side of the handover: shipping before the daily cutoff and within
 the platform's ship promise (docs/rules.md "Alert kinds and defaults", "Platform ship promises").
 
-"Shipped" means the tracking number was uploaded or the carrier already scanned the parcel.
+They judge orders, not parcels: an order is shipped once its first tracking number is uploaded
+(docs/orders-and-parcels.md "When an order counts as shipped"), whatever became of the parcel.
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ from monitor.rules.base import HOUR, RuleContext, emit
 
 
 def unshipped(ctx: RuleContext) -> np.ndarray:
-    p = ctx.parcels
-    return (p["shipped_at"].isna() & p["picked_up_at"].isna()).to_numpy(dtype=bool) & ctx.status_in(
-        "awaiting_shipment", "unknown"
-    )
+    return ctx.parcels["shipped_at"].isna().to_numpy(dtype=bool)
 
 
 def _warehouse(ctx: RuleContext, warehouse_id: str) -> WarehouseConfig:
@@ -95,17 +93,21 @@ def _penalty_estimate(ctx: RuleContext) -> pd.Series:
 
 def ship_deadline(ctx: RuleContext) -> list[pd.DataFrame]:
     """at_risk from ship_risk_hours until the promise, critical from ship_risk_critical_hours;
-    breached once the promise has passed (at_risk then resolves as superseded)."""
+    breached once the promise has passed (at_risk then resolves as superseded). The promise
+    runs from payment, unless the platform's export gave the order's own deadline; then the
+    warnings come as many hours before it as they would before a computed one."""
     th = ctx.thresholds
-    waiting = ctx.hours_since("paid_at")
     mask = unshipped(ctx)
     promise = th["ship_promise_h"]
-    at_risk = mask & (waiting >= th["ship_risk_h"]).to_numpy() & (waiting < promise).to_numpy()
-    breached = mask & (waiting >= promise).to_numpy()
-    deadline = ctx.parcels["paid_at"] + promise * HOUR
+    paid = ctx.parcels["paid_at"]
+    deadline = ctx.parcels["ship_deadline_at"].fillna(paid + promise * HOUR)
+    left = (deadline - ctx.now) / HOUR  # hours until the deadline
+    risk_from = deadline - (promise - th["ship_risk_h"]) * HOUR
+    at_risk = mask & (risk_from <= ctx.now).to_numpy() & (left > 0).to_numpy()
+    breached = mask & (left <= 0).to_numpy()
+    critical = left <= (promise - th["ship_risk_critical_h"])
     severity = pd.Series(
-        np.where(waiting >= th["ship_risk_critical_h"], Severity.CRITICAL, Severity.WARNING),
-        index=ctx.parcels.index,
+        np.where(critical, Severity.CRITICAL, Severity.WARNING), index=ctx.parcels.index
     )
     return [
         emit(
@@ -113,7 +115,7 @@ def ship_deadline(ctx: RuleContext) -> list[pd.DataFrame]:
             at_risk,
             AlertKind.SHIP_DEADLINE_AT_RISK,
             severity,
-            ctx.parcels["paid_at"] + th["ship_risk_h"] * HOUR,
+            risk_from,
             {"deadline": deadline, "ship_promise_hours": promise},
         ),
         emit(

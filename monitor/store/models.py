@@ -1,5 +1,7 @@
-"""The tables. One row per order in `shipment` (parcelwatch tracks one parcel per order), its
-tracking events, the alert queue with its full history, and the notification outbox."""
+"""The tables. Orders (`sales_order`) and parcels (`shipment`, one row per parcel) linked many
+to many (`order_parcel`: a split order has several parcels, a merged parcel serves several
+orders; docs/orders-and-parcels.md "The model"), the parcels' tracking events, the alert queue
+with its full history, and the notification outbox."""
 
 from __future__ import annotations
 
@@ -21,11 +23,72 @@ def _utc(nullable: bool = True, index: bool = False) -> Any:
 # however long the history grows. Their WHERE text must match the collector's queries.
 ACTIVE_PARCEL = "status NOT IN ('delivered', 'returned')"
 UNRESOLVED_ALERT = "state != 'resolved'"
+UNSHIPPED_ORDER = "shipped_at IS NULL"
+
+
+class SalesOrder(SQLModel, table=True):
+    """An order as its platform knows it: who bought what, paid when, to ship from where by
+    when. Its order id is unique within its platform only. `shipped_at` is when its first
+    tracking number was uploaded (the moment the platforms count as shipped:
+    docs/orders-and-parcels.md "When an order counts as shipped"), kept in the transaction that
+    links the parcel."""
+
+    __tablename__ = "sales_order"
+    __table_args__ = (
+        Index("uq_sales_order_platform_order_id", "platform", "order_id", unique=True),
+        # Unshipped orders are few beside the history: the order rules and the today page
+        # read them through this partial index.
+        Index(
+            "ix_sales_order_unshipped",
+            "warehouse",
+            "paid_at",
+            sqlite_where=text(UNSHIPPED_ORDER),
+            postgresql_where=text(UNSHIPPED_ORDER),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = "other"
+    order_id: str = Field(index=True)
+    shop: str | None = None
+    warehouse: str
+    province: str | None = None  # the buyer's
+    city: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    amount: float | None = None
+    paid_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # The platform's own ship deadline when the export gives it (最晚发货时间); else the
+    # rules compute it from the platform's promise.
+    ship_deadline_at: datetime | None = _utc()
+    shipped_at: datetime | None = _utc()
+    content_hash: str = ""  # of the imported order fields, so a re-import changes nothing
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class OrderParcel(SQLModel, table=True):
+    """Which parcels carry which orders (many to many)."""
+
+    __tablename__ = "order_parcel"
+
+    sales_order_id: int = Field(foreign_key="sales_order.id", primary_key=True)
+    shipment_id: int = Field(foreign_key="shipment.id", primary_key=True, index=True)
+    linked_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class Shipment(SQLModel, table=True):
+    """One parcel: a tracking number with its carrier, the events the carrier sent, its status
+    and poll schedule. Queried and subscribed once however many orders it carries. Its origin
+    and destination (warehouse, platform, shop, province, city, address, phone) are copied from
+    the orders it carries, which share them (one buyer, one address), because every parcel
+    rule is scoped by them; `order_id` and `order_count` name its orders for labels and links
+    (the first order linked, and how many there are: `order_parcel` holds them all)."""
+
     __tablename__ = "shipment"
     __table_args__ = (
+        # A tracking number is one parcel per carrier, whatever orders list it.
+        Index("uq_shipment_tracking_carrier", "tracking_number", "carrier", unique=True),
         Index(
             "ix_shipment_active_carrier_status",
             "carrier",
@@ -36,7 +99,8 @@ class Shipment(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    order_id: str = Field(unique=True, index=True)
+    order_id: str | None = Field(default=None, index=True)
+    order_count: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     platform: str = "other"
     shop: str | None = None
     warehouse: str = Field(index=True)
@@ -45,16 +109,14 @@ class Shipment(SQLModel, table=True):
     province: str | None = None
     city: str | None = None
     address: str | None = None
-    amount: float | None = None
-    paid_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    shipped_at: datetime | None = _utc()
+    shipped_at: datetime | None = _utc()  # its tracking number uploaded
     picked_up_at: datetime | None = _utc()
     delivered_at: datetime | None = _utc()
     last_event_at: datetime | None = _utc()
     expected_delivery_at: datetime | None = _utc()  # the carrier's own estimate, when given
     status: str = Field(default="awaiting_shipment", index=True)
     sub_reason: str | None = None
-    content_hash: str = ""  # of the imported order fields, so a re-import changes nothing
+    content_hash: str = ""  # of the imported parcel fields, so a re-import changes nothing
     phone: str | None = None  # receiver's phone (Kuaidi100 needs it for SF and ZTO)
     # Polling: when to ask the carrier next (NULL: never again), and a lease so that several
     # replicas never poll the same parcel at once.
@@ -155,7 +217,11 @@ class Alert(SQLModel, table=True):
     kind: str = Field(index=True)
     severity: str
     state: str = Field(default="open", index=True)  # open | acknowledged | resolved
+    # The parcel of a parcel kind; the order of an order kind (migration 0014); neither for
+    # carrier-wide kinds. `order_id` is the order's id as the platform shows it (for a parcel
+    # kind its first order; `detail.orders` lists them all when there are several).
     shipment_id: int | None = Field(default=None, foreign_key="shipment.id", index=True)
+    sales_order_id: int | None = Field(default=None, foreign_key="sales_order.id", index=True)
     order_id: str | None = None
     tracking_number: str | None = None
     carrier: str | None = None

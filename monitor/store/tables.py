@@ -17,8 +17,10 @@ from monitor.store.models import (
     CarrierHealth,
     LaneStats,
     LoginThrottle,
+    OrderParcel,
     OutboxDelivery,
     OutboxMessage,
+    SalesOrder,
     ScorecardReport,
     Shipment,
     SilenceRow,
@@ -33,7 +35,9 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
-SHIPMENTS = table_of(Shipment)
+ORDERS = table_of(SalesOrder)
+ORDER_PARCELS = table_of(OrderParcel)
+SHIPMENTS = table_of(Shipment)  # one row per parcel
 TRACKING_EVENTS = table_of(TrackingEvent)
 ALERTS = table_of(Alert)
 ALERT_HISTORY = table_of(AlertEvent)

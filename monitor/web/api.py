@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from alerts.model import Action
 from monitor.alert_queue import (
@@ -28,10 +27,10 @@ from monitor.ingest.files import RawRow
 from monitor.ingest.records import canonical_header
 from monitor.scorecard import build_scorecard
 from monitor.scorecard.render import as_dict
-from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
+from monitor.store.orders import Ambiguous, find_order, order_document
 from monitor.web.auth import require
 from monitor.web.context import AppContext
-from monitor.web.errors import AUTH, BAD_REQUEST, CONFLICT, NOT_FOUND, TOO_LARGE
+from monitor.web.errors import AMBIGUOUS_ORDER, AUTH, BAD_REQUEST, CONFLICT, NOT_FOUND, TOO_LARGE
 
 
 class ActionBody(BaseModel):
@@ -62,11 +61,19 @@ def build_api_router(ctx: AppContext) -> APIRouter:
             for i, item in enumerate(items)
         ]
         report = ingest_rows(ctx.engine, ctx.config, rows, ctx.clock.now())
+        counts = report.counts
         body = {
             "received": report.rows,
-            "inserted": report.counts.inserted,
-            "updated": report.counts.updated,
-            "unchanged": report.counts.unchanged,
+            # orders (the names of the one-parcel-per-order contract), then the parcels
+            "inserted": counts.inserted,
+            "updated": counts.updated,
+            "unchanged": counts.unchanged,
+            "parcels": {
+                "inserted": counts.parcels_inserted,
+                "updated": counts.parcels_updated,
+                "unchanged": counts.parcels_unchanged,
+            },
+            "notes": [str(n) for n in counts.notes],
             "rejected": [
                 {"index": r.line - 1, "column": r.column, "reason": r.reason}
                 for r in report.rejected
@@ -75,23 +82,19 @@ def build_api_router(ctx: AppContext) -> APIRouter:
         accepted = report.rows - len(report.rejected)
         return JSONResponse(body, status_code=422 if report.rejected and not accepted else 200)
 
-    @router.get("/api/v1/shipments/{order_id:path}", tags=["shipments"])
-    def get_shipment(request: Request, order_id: str) -> dict[str, Any]:
+    @router.get("/api/v1/shipments/{order_id:path}", tags=["shipments"], responses=AMBIGUOUS_ORDER)
+    def get_shipment(request: Request, order_id: str, platform: str | None = None) -> Any:
+        """The order with its parcels, each with its tracking events. An order id two
+        platforms share needs `?platform=` (409 lists them)."""
         who(request, "viewer")
-        with ctx.engine.connect() as conn:
-            row = conn.execute(select(SHIPMENTS).where(SHIPMENTS.c.order_id == order_id)).first()
-            if row is None:
-                raise HTTPException(404, f"no shipment with order id {order_id!r}")
-            events = conn.execute(
-                select(TRACKING_EVENTS)
-                .where(TRACKING_EVENTS.c.shipment_id == row.id)
-                .order_by(TRACKING_EVENTS.c.occurred_at)
+        found = find_order(ctx.engine, order_id, platform)
+        if isinstance(found, Ambiguous):
+            return JSONResponse(
+                {"error": str(found), "platforms": list(found.platforms)}, status_code=409
             )
-            shipment = _jsonable(dict(row._mapping))
-            shipment["events"] = [_jsonable(dict(e._mapping)) for e in events]
-        for private in ("content_hash", "poll_lease_until"):
-            shipment.pop(private, None)
-        return shipment
+        if found is None:
+            raise HTTPException(404, f"no shipment with order id {order_id!r}")
+        return order_document(found)
 
     # -- alerts --------------------------------------------------------------------------
 

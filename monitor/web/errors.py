@@ -31,6 +31,9 @@ AUTH: Responses = {
 }
 NOT_FOUND: Responses = {404: _doc("No such alert, shipment or action")}
 CONFLICT: Responses = {409: _doc("The alert is not in a state that allows this action")}
+AMBIGUOUS_ORDER: Responses = {
+    409: _doc("Orders of several platforms have this id: ask again with ?platform= (listed)")
+}
 UNAVAILABLE: Responses = {503: _doc("Not ready: the store, the scheduler or a job has a problem")}
 PUSH: Responses = {
     401: _doc("The push's signature is missing or wrong; nothing was stored"),

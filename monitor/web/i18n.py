@@ -77,6 +77,9 @@ TEXT = {
         "nothing": "没有", "no_pickup_by_carrier": "已发货未揽收（按快递）",
         "open_by_kind": "未解决异常（与昨天此时比）", "now": "现在", "yesterday": "昨天",
         "no_recommendations": "没有包裹量足够排名的省份",
+        "parcels": "包裹", "amount": "实付金额", "not_shipped": "尚未发货",
+        "also_carries": "同包裹的其他订单", "which_platform": "多个平台有此订单号，请选择：",
+        "parcel_n": "包裹 {n}",
     },
     "en": {
         "title": "Exception queue", "all": "All", "state": "State", "kind": "Kind",
@@ -117,6 +120,9 @@ TEXT = {
         "open_by_kind": "Open alerts (against this time yesterday)", "now": "Now",
         "yesterday": "Yesterday",
         "no_recommendations": "No province has a carrier with enough parcels to rank.",
+        "parcels": "Parcels", "amount": "Amount", "not_shipped": "Not shipped yet",
+        "also_carries": "Also in this parcel", "which_platform":
+        "Orders of several platforms have this id; choose one:", "parcel_n": "Parcel {n}",
     },
 }  # fmt: skip
 

@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
 from alerts.model import Action, AlertKind, AlertState, Severity
 from alerts.silences import SilenceError, matchers_like
@@ -32,12 +31,12 @@ from monitor.alert_queue import (
     act,
     count_alerts,
     get_alert,
-    history,
+    histories_of,
     list_alerts,
 )
 from monitor.config import PLATFORMS
+from monitor.store.orders import Ambiguous, find_order
 from monitor.store.silences import create_silence
-from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
 from monitor.store.web_auth import clear_failures, locked_until, record_failure
 from monitor.web.context import AppContext
 from monitor.web.i18n import KIND_NAMES, LANGUAGES, TEXT, Labels, pick_language
@@ -63,8 +62,8 @@ KEPT = (*FILTERS, "mine")  # what the queue's URL carries
 BULK_ACTIONS = (Action.ACKNOWLEDGE.value, Action.RESOLVE.value, Action.ASSIGN.value)
 LIVE_SECONDS = 10  # how often the queue asks for changes
 EXPORT_COLUMNS = (
-    "id", "kind", "severity", "state", "order_id", "tracking_number", "carrier", "warehouse",
-    "province", "platform", "since", "opened_at", "assignee",
+    "id", "kind", "severity", "state", "order_id", "orders", "tracking_number", "carrier",
+    "warehouse", "province", "platform", "since", "opened_at", "assignee",
 )  # fmt: skip
 TIMES = ("since", "opened_at")
 
@@ -96,7 +95,9 @@ def build_router(ctx: AppContext) -> APIRouter:
             "" if value is None else value.astimezone(zone_of(warehouse)).strftime("%Y-%m-%d %H:%M")
         )
 
-    def render(request: Request, name: str, viewer: Viewer | None, **values: Any) -> Response:
+    def render(
+        request: Request, name: str, viewer: Viewer | None, status_code: int = 200, **values: Any
+    ) -> Response:
         lang = pick_language(request)
         now = ctx.clock.now()
 
@@ -123,6 +124,7 @@ def build_router(ctx: AppContext) -> APIRouter:
                 "session_csrf": csrf_token(request) if viewer else "",
                 **values,
             },
+            status_code=status_code,
         )
         if request.query_params.get("lang") in LANGUAGES:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
@@ -203,6 +205,8 @@ def build_router(ctx: AppContext) -> APIRouter:
         out = csv.writer(buffer)
         out.writerow(list(columns))
         for row in rows:
+            # Every order a merged parcel carries (docs/orders-and-parcels.md "The model").
+            row["orders"] = " ".join((row.get("detail") or {}).get("orders") or [])
             cells = [full_time(row[c], row["warehouse"]) if c in TIMES else row[c] for c in columns]
             out.writerow([_csv_cell(cell) for cell in cells])
         return Response(
@@ -212,25 +216,28 @@ def build_router(ctx: AppContext) -> APIRouter:
         )
 
     @router.get("/parcels/{order_id:path}", response_class=HTMLResponse)
-    def parcel(request: Request, order_id: str) -> Response:
+    def order_page(request: Request, order_id: str, platform: str | None = None) -> Response:
+        """An order with its parcels, each with its timeline, and the alerts of all of them."""
         viewer = reader(request)
-        with ctx.engine.connect() as conn:
-            shipment = conn.execute(
-                select(SHIPMENTS).where(SHIPMENTS.c.order_id == order_id)
-            ).first()
-            if shipment is None:
-                raise HTTPException(404, f"no parcel with order id {order_id}")
-            events = list(conn.execute(
-                select(TRACKING_EVENTS).where(TRACKING_EVENTS.c.shipment_id == shipment.id)
-                .order_by(TRACKING_EVENTS.c.occurred_at.desc(), TRACKING_EVENTS.c.id.desc())
-            ))  # fmt: skip
-        alerts = list_alerts(ctx.engine, AlertFilter(shipment_id=shipment.id), 200, 0, "newest")
-        place = next((e.location for e in events if e.location), None)
-        with_sentences(alerts, pick_language(request), ctx.clock.now(), zones,
-                       {shipment.id: place} if place else {})  # fmt: skip
+        found = find_order(ctx.engine, order_id, platform, newest_events_first=True)
+        if isinstance(found, Ambiguous):
+            return render(request, "choose_order.html", viewer, choice=found, status_code=409)
+        if found is None:
+            raise HTTPException(404, f"no order with id {order_id}")
+        alerts = list_alerts(
+            ctx.engine, AlertFilter(of_order=(found.id, tuple(found.parcel_ids))), 200, 0,
+            "newest",
+        )  # fmt: skip
+        places = {
+            int(p["id"]): place
+            for p in found.parcels
+            if (place := next((e["location"] for e in p["events"] if e["location"]), None))
+        }
+        with_sentences(alerts, pick_language(request), ctx.clock.now(), zones, places)
+        histories = histories_of(ctx.engine, [a["id"] for a in alerts])
         for alert in alerts:
-            alert["history"] = history(ctx.engine, alert["id"])
-        return render(request, "parcel.html", viewer, shipment=shipment, events=events,
+            alert["history"] = histories.get(alert["id"], [])
+        return render(request, "parcel.html", viewer, order=found.order, parcels=found.parcels,
                       alerts=alerts)  # fmt: skip
 
     @router.post("/alerts/{alert_id}/action")

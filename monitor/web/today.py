@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, or_, select
 
 from monitor.config import Config, WarehouseConfig
-from monitor.store.tables import ALERTS, SHIPMENTS
+from monitor.store.tables import ALERTS, ORDERS, SHIPMENTS
 
-A, S = ALERTS.c, SHIPMENTS.c
+A, S, ORD = ALERTS.c, SHIPMENTS.c, ORDERS.c
 LIST_SIZE = 20
 
 
@@ -56,14 +56,13 @@ def today_view(
     cutoff_at = datetime.combine(day, warehouse.cutoff, tzinfo=zone)
     ship_by_at = datetime.combine(day, warehouse.ship_by, tzinfo=zone)
     unshipped = (
-        (S.warehouse == warehouse.id) & S.shipped_at.is_(None) & S.tracking_number.is_(None)
-        & (S.status == "awaiting_shipment") & (S.paid_at < cutoff_at)
-    )  # fmt: skip
+        (ORD.warehouse == warehouse.id) & ORD.shipped_at.is_(None) & (ORD.paid_at < cutoff_at)
+    )
     with engine.connect() as conn:
         to_ship_count = conn.execute(select(func.count()).where(unshipped)).scalar() or 0
         to_ship = [dict(r._mapping) for r in conn.execute(
-            select(S.order_id, S.platform, S.paid_at, S.amount, S.province)
-            .where(unshipped).order_by(S.paid_at).limit(LIST_SIZE)
+            select(ORD.order_id, ORD.platform, ORD.paid_at, ORD.amount, ORD.province)
+            .where(unshipped).order_by(ORD.paid_at).limit(LIST_SIZE)
         )]  # fmt: skip
         active = A.state != "resolved"
         at_risk = [dict(r._mapping) for r in conn.execute(

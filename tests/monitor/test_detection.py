@@ -1,5 +1,6 @@
 """The store loader of detection (monitor/detection.py): parcels imported from an ERP export
-load into the same frame that the rule tests build with tests/support/parcels.py."""
+load into the same frames (orders, parcels) that the rule tests build with
+tests/support/parcels.py."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
-from monitor.detection import load_parcels
+from monitor.detection import load_orders, load_parcels
 from monitor.ingest import import_file
 from tests.support.config import make_config
-from tests.support.parcels import at, parcel_frame
+from tests.support.parcels import at, order_frame, parcel_frame
 
 
 def test_parcel_frame_matches_the_store_loader(sqlite_engine: Engine, tmp_path: Path) -> None:
@@ -26,14 +27,14 @@ def test_parcel_frame_matches_the_store_loader(sqlite_engine: Engine, tmp_path: 
     now = at("2026-11-24 16:00")
     report = import_file(sqlite_engine, make_config(), source, now)
     assert report.rejected == []
+    orders = order_frame({"order_id": "A1", "paid_at": "2026-11-24 10:00", "amount": 12.5})
+    pd.testing.assert_frame_equal(load_orders(sqlite_engine), orders)  # A2 has shipped
     built = parcel_frame(
-        {"order_id": "A1", "paid_at": "2026-11-24 10:00", "amount": 12.5},
         {
             "order_id": "A2",
             "platform": "pinduoduo",
             "tracking_number": "700000000002",
             "province": "新疆",
-            "paid_at": "2026-11-24 10:05",
             "shipped_at": "2026-11-24 12:00",
             "picked_up_at": "2026-11-24 15:00",
             "last_event_at": "2026-11-24 15:00",

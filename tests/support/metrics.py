@@ -19,6 +19,7 @@ from monitor.store.models import (
     CarrierHealth,
     LaneStats,
     OutboxMessage,
+    SalesOrder,
     Shipment,
 )
 
@@ -36,14 +37,31 @@ def populate(engine: Engine, now: datetime = NOW) -> None:
     kind of status (terminal ones too), open, acknowledged and resolved alerts, delivered and
     pending outbox rows, a healthy and a failing carrier, and lane figures with and without
     a province (plus an origin row and an older duplicate that must not show)."""
-    base = {"platform": "taobao", "paid_at": now - timedelta(days=2), "created_at": now,
-            "updated_at": now}  # fmt: skip
+    base = {"platform": "taobao", "created_at": now, "updated_at": now}
     parcels = [
         ("zto", "in_transit", "hz1"), ("zto", "in_transit", "gz1"), ("zto", "picked_up", "hz1"),
         ("sf", "out_for_delivery", "hz1"), (None, "awaiting_shipment", "hz1"),
         (None, "awaiting_shipment", "gz1"), ("zto", "delivered", "hz1"),
         ("sf", "returned", "gz1"), ("yto", "exception", "gz1"),
     ]  # fmt: skip
+    # Every row is an order; those handed to a carrier are also its one parcel, with the
+    # same id (an unshipped order has none: it counts as awaiting_shipment).
+    _rows(
+        SalesOrder.__table__,  # type: ignore[attr-defined]
+        [
+            base
+            | {
+                "id": i + 1,
+                "order_id": f"M{i + 1}",
+                "warehouse": warehouse,
+                "province": "江苏",
+                "paid_at": now - timedelta(days=2),
+                "shipped_at": None if carrier is None else now - timedelta(days=1),
+            }
+            for i, (carrier, _, warehouse) in enumerate(parcels)
+        ],
+        engine,
+    )
     _rows(
         Shipment.__table__,  # type: ignore[attr-defined]
         [
@@ -52,11 +70,13 @@ def populate(engine: Engine, now: datetime = NOW) -> None:
                 "id": i + 1,
                 "order_id": f"M{i + 1}",
                 "carrier": carrier,
+                "tracking_number": f"7{i + 1:011d}",
                 "status": status,
                 "warehouse": warehouse,
                 "province": "江苏",
             }
             for i, (carrier, status, warehouse) in enumerate(parcels)
+            if carrier is not None
         ],
         engine,
     )
@@ -82,7 +102,8 @@ def populate(engine: Engine, now: datetime = NOW) -> None:
                 "carrier": carrier,
                 "warehouse": warehouse,
                 "province": province,
-                "shipment_id": shipment,
+                "shipment_id": shipment if kind != "unshipped_past_cutoff" else None,
+                "sales_order_id": shipment if kind == "unshipped_past_cutoff" else None,
             }
             for i, (kind, severity, state, carrier, warehouse, province, shipment) in enumerate(
                 alerts

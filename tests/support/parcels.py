@@ -1,15 +1,16 @@
 """Parcel frames for rule tests, shaped exactly like the store loader's.
 
 `parcel_frame({"status": "in_transit", "picked_up_at": "2026-11-24 10:00"}, ...)` fills in
-every column a row leaves out. Times may be aware datetimes or "YYYY-MM-DD HH:MM[:SS]"
-strings, which are read in Asia/Shanghai (the default warehouse's zone). Only paid_at (which
-the store requires) gets a default; unlike the importer, nothing else is derived, so a row
-with picked_up_at and no shipped_at keeps shipped_at NaT.
+every column a row leaves out; `order_frame(...)` does the same for the order rules' frame.
+Times may be aware datetimes or "YYYY-MM-DD HH:MM[:SS]" strings, which are read in
+Asia/Shanghai (the default warehouse's zone). Only an order's paid_at (which the store
+requires) gets a default; unlike the importer, nothing else is derived, so a row with
+picked_up_at and no shipped_at keeps shipped_at NaT.
 
 The frame goes through the same conversion as `monitor.detection.load_parcels`: an Arrow
 table handed to pandas, then `as_utc_times`. So string columns have pandas' default string
 dtype with NaN for missing values (not object columns holding None), `amount` is float64,
-`shipment_id` int64 and every time column datetime64[us, UTC] with NaT. One loader quirk is
+`shipment_id` and `order_count` int64 and every time column datetime64[us, UTC] with NaT. One loader quirk is
 not reproduced: on SQLite a string column that is NULL in every row comes back as float64.
 """
 
@@ -23,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from monitor.detection import CATEGORY_COLUMNS
-from monitor.rules.base import PARCEL_COLUMNS, TIME_COLUMNS
+from monitor.rules.base import ORDER_COLUMNS, ORDER_TIME_COLUMNS, PARCEL_COLUMNS, TIME_COLUMNS
 from monitor.store.frames import as_utc_times
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -33,12 +34,24 @@ DEFAULT_PAID_AT = "2026-11-24 09:00"
 _SCHEMA = pa.schema(
     [
         ("shipment_id", pa.int64()),
-        ("amount", pa.float64()),
+        ("order_count", pa.int64()),
         *((name, pa.timestamp("us", tz="UTC")) for name in TIME_COLUMNS),
         *(
             (name, pa.string())
             for name in PARCEL_COLUMNS
-            if name not in TIME_COLUMNS and name not in ("shipment_id", "amount")
+            if name not in TIME_COLUMNS and name not in ("shipment_id", "order_count")
+        ),
+    ]
+)
+_ORDER_SCHEMA = pa.schema(
+    [
+        ("sales_order_id", pa.int64()),
+        ("amount", pa.float64()),
+        *((name, pa.timestamp("us", tz="UTC")) for name in ORDER_TIME_COLUMNS),
+        *(
+            (name, pa.string())
+            for name in ORDER_COLUMNS
+            if name not in ORDER_TIME_COLUMNS and name not in ("sales_order_id", "amount")
         ),
     ]
 )
@@ -65,21 +78,18 @@ def _row(position: int, given: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {
         "shipment_id": position,
         "order_id": f"O{position}",
+        "order_count": 1,
         "platform": "taobao",
         "warehouse": "hz1",
         "carrier": "zto",
         "tracking_number": f"7{position:011d}" if handed_over else None,
         "province": "江苏",
-        "amount": None,
         "status": status,
         "sub_reason": None,
     }
     row.update({k: v for k, v in given.items() if k not in TIME_COLUMNS})
-    # The store requires paid_at; by default the order was paid when its story begins.
-    row["paid_at"] = times.pop("paid_at", None) or min(times.values(), default=at(DEFAULT_PAID_AT))
     for name in TIME_COLUMNS:
-        if name != "paid_at":
-            row[name] = times.get(name)
+        row[name] = times.get(name)
     return row
 
 
@@ -101,6 +111,52 @@ def parcel_frame(*rows: dict[str, Any]) -> pd.DataFrame:
     for name in TIME_COLUMNS:
         frame[name] = as_utc_times(frame[name])
     return frame[list(PARCEL_COLUMNS)]
+
+
+def _order_row(position: int, given: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(given) - set(ORDER_COLUMNS)
+    if unknown:
+        raise ValueError(f"not an order column: {', '.join(sorted(unknown))}")
+    times = {name: at(given[name]) for name in ORDER_TIME_COLUMNS if given.get(name) is not None}
+    row: dict[str, Any] = {
+        "sales_order_id": position,
+        "order_id": f"O{position}",
+        "platform": "taobao",
+        "warehouse": "hz1",
+        "province": "江苏",
+        "amount": None,
+    }
+    row.update({k: v for k, v in given.items() if k not in ORDER_TIME_COLUMNS})
+    # The store requires paid_at; by default a shipping day's morning.
+    row["paid_at"] = times.get("paid_at") or at(DEFAULT_PAID_AT)
+    row["ship_deadline_at"] = times.get("ship_deadline_at")
+    row["shipped_at"] = times.get("shipped_at")
+    return row
+
+
+def order_frame(*rows: dict[str, Any]) -> pd.DataFrame:
+    """One order per row, shaped like `monitor.detection.load_orders`: ORDER_COLUMNS plus the
+    empty parcel-side subject columns; the n-th row defaults to sales_order_id n, "On"."""
+    records = [_order_row(position, given) for position, given in enumerate(rows, start=1)]
+    table = pa.Table.from_pylist(
+        [
+            {k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for k, v in r.items()}
+            for r in records
+        ],
+        schema=_ORDER_SCHEMA,
+    )
+    for name in ("platform", "warehouse", "province"):
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(index).dictionary_encode())
+    frame = table.to_pandas()
+    for name in ORDER_TIME_COLUMNS:
+        frame[name] = as_utc_times(frame[name])
+    frame = frame[list(ORDER_COLUMNS)]
+    return frame.assign(
+        shipment_id=pd.Series(pd.NA, index=frame.index, dtype="Int64"),
+        carrier=pd.Series(None, index=frame.index, dtype=object),
+        tracking_number=pd.Series(None, index=frame.index, dtype=object),
+    )
 
 
 def of_kind(exceptions: pd.DataFrame, kind: str) -> list[dict[str, Any]]:

@@ -49,6 +49,21 @@ def test_alertmanager_fires_then_resolves_with_ends_at() -> None:
     assert firing["generatorURL"] == f"{PUBLIC}/"
 
 
+def test_two_parcels_of_one_order_are_two_alertmanager_alerts() -> None:
+    """A split order's parcels differ by tracking number; an order id another platform also
+    issued differs by platform (docs/orders-and-parcels.md "The model")."""
+    first = notification(kind="stalled", tracking_number="73100000000903", alert_id=1)
+    second = notification(kind="stalled", tracking_number="73100000000904", alert_id=2)
+    with MockReceiver(lambda seen: (200, "", {})) as receiver:
+        factory = lambda c: AlertmanagerSink("am", receiver.url + "/", c,  # noqa: E731
+                                             renderer=RENDERER, now=lambda: NOW)  # fmt: skip
+        send(factory, [first, second], receiver.transport)
+    labels = [a["labels"] for seen in receiver.seen for a in seen.json()]
+    assert len(labels) == 2 and labels[0] != labels[1]
+    assert {x["tracking_number"] for x in labels} == {"73100000000903", "73100000000904"}
+    assert all(x["order_id"] == "O1001" and x["platform"] == "pinduoduo" for x in labels)
+
+
 def test_alertmanager_answers() -> None:
     for status, permanent in [(400, True), (500, False)]:
         with MockReceiver(lambda seen: (status, "bad", {})) as receiver:  # noqa: B023

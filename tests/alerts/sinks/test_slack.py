@@ -30,7 +30,7 @@ def test_slack_blocks_and_permanent_failures() -> None:
     section = body["blocks"][0]
     assert section["type"] == "section" and section["text"]["type"] == "mrkdwn"
     assert "*揽收超时 no_pickup_scan · 新告警*" in section["text"]["text"]
-    assert f"<{PUBLIC}/parcels/O1001|查看包裹>" in section["text"]["text"]
+    assert f"<{PUBLIC}/parcels/O1001?platform=pinduoduo|查看包裹>" in section["text"]["text"]
 
     answers = {
         (404, "no_service"): True,

@@ -32,7 +32,10 @@ def test_email_is_delivered_over_smtp() -> None:
     assert smtp.envelopes == [("pw@shop.example", ["lead@shop.example", "cs@shop.example"])]
     assert mail["Subject"] == "【严重】揽收超时 新告警 O1001"
     body = mail.get_content()
-    assert "揽收超时 no_pickup_scan · 新告警" in body and f"{PUBLIC}/parcels/O1001" in body
+    assert (
+        "揽收超时 no_pickup_scan · 新告警" in body
+        and f"{PUBLIC}/parcels/O1001?platform=pinduoduo" in body
+    )
     # The same notification always gets the same Message-ID (re-sends thread together).
     assert mail["Message-ID"] == email_sink(1).message([notification()])["Message-ID"]
 

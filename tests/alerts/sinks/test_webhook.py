@@ -40,7 +40,7 @@ def test_webhook_body_is_signed_with_hmac_and_carries_the_idempotency_key() -> N
     body = seen.json()
     assert body["sent_at"] == NOW.isoformat()  # the timestamp is inside the signed body too
     assert body["event"] == "opened" and body["idempotency_key"] == "alert-17-opened-1"
-    assert body["link"] == f"{PUBLIC}/parcels/O1001"
+    assert body["link"] == f"{PUBLIC}/parcels/O1001?platform=pinduoduo"
     assert body["data"]["order_id"] == "O1001" and body["data"]["province"] == "新疆"
 
 

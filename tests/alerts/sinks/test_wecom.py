@@ -39,7 +39,7 @@ def test_wecom_sends_chinese_markdown_with_a_link() -> None:
     assert "订单 O1001" in content and "运单 ZT7300001" in content and "新疆" in content
     assert "开始 2026-11-20 08:00（已 26 小时）" in content  # Shanghai time
     assert "阈值(小时) 24" in content
-    assert f"[查看包裹]({PUBLIC}/parcels/O1001)" in content
+    assert f"[查看包裹]({PUBLIC}/parcels/O1001?platform=pinduoduo)" in content
     assert '<font color="warning">【严重】</font>' in content
 
 

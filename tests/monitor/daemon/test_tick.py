@@ -174,4 +174,4 @@ def test_detection_rows_reach_a_robot_in_chinese(engine: Engine) -> None:
         run(lambda c: deliver(engine, routes(c, [wecom(robot)]), now))
     content = robot.seen[0].json()["markdown"]["content"]
     assert "揽收超时 no_pickup_scan · 新告警" in content and "订单 O1 · 运单 730001" in content
-    assert f"({PUBLIC}/parcels/O1)" in content
+    assert f"({PUBLIC}/parcels/O1?platform=pinduoduo)" in content

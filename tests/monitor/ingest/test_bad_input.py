@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from monitor.ingest import FileUnreadable, import_file, ingest_rows
 from monitor.ingest.files import MAX_RECORD_LINES, RawRow, open_rows
-from monitor.store.tables import SHIPMENTS
+from monitor.store.tables import ORDERS, SHIPMENTS
 from tests.support.config import make_config
 
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ def row(order: str, **values: str) -> RawRow:
 
 def stored(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(SHIPMENTS)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(ORDERS)).scalar_one())
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -12,7 +13,8 @@ from sqlmodel import Session
 
 from carriers.registry import CARRIERS
 from monitor.ingest import FileUnreadable, import_file
-from monitor.store.models import Shipment, TrackingEvent
+from monitor.store.models import SalesOrder, Shipment, TrackingEvent
+from monitor.store.orders import OrderView, find_order
 from tests.support.config import make_config
 
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
@@ -31,9 +33,19 @@ def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
     return path
 
 
-def shipments(engine: Engine) -> dict[str, Shipment]:
+def shipments(engine: Engine) -> dict[str, SimpleNamespace]:
+    """Each order as the one-row-per-order view: its fields, then its first parcel's."""
     with Session(engine) as session:
-        return {s.order_id: s for s in session.exec(select(Shipment)).scalars()}
+        orders = list(session.exec(select(SalesOrder)).scalars())
+    found = {}
+    for order in orders:
+        view = find_order(engine, order.order_id, order.platform)
+        assert isinstance(view, OrderView)
+        none = {"status": "awaiting_shipment", "carrier": None, "tracking_number": None}
+        first = view.parcels[0] if view.parcels else none
+        parcel = {k: v for k, v in first.items() if k not in ("id", "shipped_at")}
+        found[order.order_id] = SimpleNamespace(**(view.order | parcel))
+    return found
 
 
 def count(engine: Engine, model: type) -> int:
@@ -83,14 +95,15 @@ def test_history_becomes_tracking_events_once(sqlite_engine: Engine, tmp_path: P
     again = import_file(sqlite_engine, CONFIG, file, NOW)
     assert (again.counts.inserted, again.counts.updated, again.counts.unchanged) == (0, 0, 4)
     assert count(sqlite_engine, TrackingEvent) == events
-    assert count(sqlite_engine, Shipment) == 4
+    assert (count(sqlite_engine, SalesOrder), count(sqlite_engine, Shipment)) == (4, 3)
 
 
 def test_changed_row_updates_its_order(sqlite_engine: Engine, tmp_path: Path) -> None:
     import_file(sqlite_engine, CONFIG, write(tmp_path / "a.csv", [HEADER, *GOOD]), NOW)
     changed = GOOD[3].replace(",,,,上海市", ",韵达,4300000000001,2026-11-24 09:00,上海市")
     report = import_file(sqlite_engine, CONFIG, write(tmp_path / "b.csv", [HEADER, changed]), NOW)
-    assert (report.counts.updated, report.counts.inserted) == (1, 0)
+    assert (report.counts.updated, report.counts.inserted) == (1, 0)  # its ship time
+    assert report.counts.parcels_inserted == 1
     dy = shipments(sqlite_engine)["DY4"]
     assert (dy.carrier, dy.tracking_number, dy.status) == (
         "yunda",
@@ -181,7 +194,10 @@ def test_import_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     engine = make_engine(postgres_url)
     upgrade(engine)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE outbox, alert_event, alert, tracking_event, shipment CASCADE"))
+        conn.execute(text(
+            "TRUNCATE outbox, alert_event, alert, tracking_event, order_parcel, shipment, "
+            "sales_order CASCADE"
+        ))  # fmt: skip
     file = write(tmp_path / "orders.csv", [HEADER, *GOOD], "gb18030")
     assert import_file(engine, CONFIG, file, NOW).counts.inserted == 4
     again = import_file(engine, CONFIG, file, NOW)

@@ -52,6 +52,7 @@ def test_one_incident_for_a_carriers_stalls_in_one_province() -> None:
         "kind": "carrier_incident",
         "severity": "critical",
         "shipment_id": None,
+        "sales_order_id": None,
         "order_id": None,
         "tracking_number": None,
         "carrier": "zto",

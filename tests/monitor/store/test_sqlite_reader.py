@@ -8,12 +8,12 @@ from sqlalchemy import Engine, select
 
 from monitor.store import frames
 from monitor.store.frames import SQLiteReadError, read_frame
-from tests.support.store import SHIPMENTS, add_shipment
+from tests.support.store import ORDERS, add_shipment
 
 
 def test_sqlite_reader_process_recovers_after_being_killed(sqlite_engine: Engine) -> None:
     add_shipment(sqlite_engine, "K1")
-    query = select(SHIPMENTS.c.order_id)
+    query = select(ORDERS.c.order_id)
     assert read_frame(sqlite_engine, query)["order_id"].tolist() == ["K1"]
     process = frames._reader._process
     assert process is not None
