@@ -1,5 +1,5 @@
 """Silences: "known, being handled, do not notify". A silence has matchers on an alert's
-subject (kind, carrier, province, warehouse, platform; all given must be equal), a start, an
+subject (kind, carrier, province, warehouse, platform, shop; all given must be equal), a start, an
 end, a reason and who made it.
 
 A silenced alert still opens and is recorded (the queue shows it, its history says which
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-MATCH_FIELDS = ("kind", "carrier", "province", "warehouse", "platform")
+MATCH_FIELDS = ("kind", "carrier", "province", "warehouse", "platform", "shop")
 
 
 class SilenceError(ValueError):

@@ -9,17 +9,19 @@ daemon's tick (monitor/daemon/tick.py) turns it into alert changes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, func, not_, or_, select
 
 from alerts.model import AlertState
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
 from monitor.clock import EARLIEST_MOMENT
 from monitor.config import Config
+from monitor.maintenance import MaintenanceWindow
 from monitor.metrics.instruments import PARCELS_SKIPPED
 from monitor.rules import (
     BASELINE_COLUMNS,
@@ -33,6 +35,7 @@ from monitor.rules.incidents import TROUBLE_KINDS
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
 from monitor.store.lanes import load_lane_expectations
+from monitor.store.maintenance import stored_windows
 from monitor.store.tables import ALERTS, ORDER_PARCELS, ORDERS, SHIPMENTS
 
 S = SHIPMENTS.c
@@ -68,7 +71,7 @@ def active_parcels_query(now: datetime) -> Any:
 
 
 CATEGORY_COLUMNS = (
-    "platform", "warehouse", "carrier", "province", "status", "sub_reason", "last_hub",
+    "platform", "shop", "warehouse", "carrier", "province", "status", "sub_reason", "last_hub",
 )  # fmt: skip
 
 
@@ -90,7 +93,10 @@ def load_orders(engine: Engine) -> pd.DataFrame:
     """The order frame, with the parcel-side subject columns empty (an order rule's alert has
     no parcel) and `carrier` empty for the threshold scopes."""
     frame = read_frame(
-        engine, open_orders_query(), ORDER_TIME_COLUMNS, ("platform", "warehouse", "province")
+        engine,
+        open_orders_query(),
+        ORDER_TIME_COLUMNS,
+        ("platform", "shop", "warehouse", "province"),
     )
     return frame.assign(
         shipment_id=pd.Series(pd.NA, index=frame.index, dtype="Int64"),
@@ -130,26 +136,62 @@ def with_their_orders(engine: Engine, exceptions: pd.DataFrame, parcels: pd.Data
 
 class BaselineCache:
     """The daemon keeps one: a 28-day rate does not move in five minutes, so it is computed
-    once per hour rather than on every tick."""
+    once per hour (or when the maintenance windows change) rather than on every tick."""
 
     def __init__(self) -> None:
-        self.key: tuple[int, datetime] | None = None
+        self.key: tuple[int, datetime, str] | None = None
         self.frame: pd.DataFrame | None = None
 
-    def get(self, engine: Engine, now: datetime, days: int) -> pd.DataFrame:
-        key = (days, now.replace(minute=0, second=0, microsecond=0))
+    def get(
+        self,
+        engine: Engine,
+        now: datetime,
+        days: int,
+        windows: Sequence[MaintenanceWindow] = (),
+    ) -> pd.DataFrame:
+        key = (days, now.replace(minute=0, second=0, microsecond=0), repr(list(windows)))
         if self.key != key or self.frame is None:
-            self.frame = incident_baseline(engine, now, days)
+            self.frame = incident_baseline(engine, now, days, windows)
             self.key = key
         return self.frame
 
 
-def incident_baseline(engine: Engine, now: datetime, days: int) -> pd.DataFrame:
+def with_stored_windows(engine: Engine, config: Config, now: datetime) -> Config:
+    """The config's maintenance windows and those made through the API, together."""
+    stored = stored_windows(engine, now)
+    if not stored:
+        return config
+    return config.model_copy(update={"maintenance": [*config.maintenance, *stored]})
+
+
+def _outside_windows(
+    windows: Sequence[MaintenanceWindow], low: datetime, high: datetime
+) -> list[Any]:
+    """WHERE terms leaving out the parcels a window held: of its carrier (and province), in
+    the carrier's hands during one of its stretches (docs/rules.md "Maintenance windows")."""
+    terms = []
+    finished = func.coalesce(S.delivered_at, S.last_event_at)
+    for window in windows:
+        for start, end in window.occurrences(low, high):
+            held = and_(S.picked_up_at < end, finished > start)
+            if window.carrier is not None:
+                held = and_(held, S.carrier == window.carrier)
+            if window.province is not None:
+                held = and_(held, S.province == window.province)
+            terms.append(not_(held))
+    return terms
+
+
+def incident_baseline(
+    engine: Engine, now: datetime, days: int, windows: Sequence[MaintenanceWindow] = ()
+) -> pd.DataFrame:
     """Per carrier and province: parcels picked up in the last `days` that have since
     finished (delivered or returned), and how many of them had a stalled or delayed alert.
 
     Finished parcels only, so that the episode being judged (parcels still in the carrier's
-    hands) does not raise its own baseline and silence itself. One grouped query: GROUP BY in
+    hands) does not raise its own baseline and silence itself. Parcels a maintenance window
+    held are left out, so that a Spring Festival stop does not teach the baseline that a
+    stalled network is usual. One grouped query: GROUP BY in
     the subquery lets SQLite index it, where a DISTINCT subquery is rescanned for every
     shipment (683 s instead of about 1 s at a million parcels)."""
     troubled = (
@@ -170,6 +212,7 @@ def incident_baseline(engine: Engine, now: datetime, days: int) -> pd.DataFrame:
             S.picked_up_at >= now - timedelta(days=days),
             S.picked_up_at < now,
             S.status.in_(TERMINAL),
+            *_outside_windows(windows, now - timedelta(days=days), now),
         )
         .group_by(S.carrier, S.province)
     )
@@ -220,6 +263,7 @@ def detect(
     orders: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every exception true at `now`, read-only."""
+    config = with_stored_windows(engine, config, now)
     if parcels is None:
         parcels = load_parcels(engine, now)
     if orders is None:
@@ -227,8 +271,11 @@ def detect(
     parcels = without_impossible(parcels, now)
     orders = without_impossible(orders, now, ORDER_TIME_COLUMNS, "sales_order_id")
     days = config.rules.incident.baseline_days
+    windows = config.maintenance
     baseline = (
-        baselines.get(engine, now, days) if baselines else incident_baseline(engine, now, days)
+        baselines.get(engine, now, days, windows)
+        if baselines
+        else incident_baseline(engine, now, days, windows)
     )
     lanes = load_lane_expectations(engine)  # learned lane p90s for `delayed`: one small query
     exceptions = evaluate(

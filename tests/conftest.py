@@ -32,6 +32,7 @@ TABLES = (
     "login_throttle",
     "carrier_answer",
     "silence",
+    "maintenance_window",
 )
 
 

@@ -20,7 +20,13 @@ from __future__ import annotations
 from carriers.sim.clock import AcceleratedClock, ManualClock, SimClock
 from carriers.sim.faults import Faults
 from carriers.sim.model import ParcelPlan, ScanEvent, SimWorld
-from carriers.sim.profiles import DEFAULT_PROFILES, DEFAULT_SHOCKS, CarrierProfile, Shock
+from carriers.sim.profiles import (
+    DEFAULT_PROFILES,
+    DEFAULT_SHOCKS,
+    CarrierProfile,
+    HubHold,
+    Shock,
+)
 
 __all__ = [
     "DEFAULT_PROFILES",
@@ -28,6 +34,7 @@ __all__ = [
     "AcceleratedClock",
     "CarrierProfile",
     "Faults",
+    "HubHold",
     "ManualClock",
     "ParcelPlan",
     "ScanEvent",

@@ -25,9 +25,9 @@ from carriers.sim.geo import (
     lane_band,
     parse_place,
 )
-from carriers.sim.mishaps import apply_outcome, misroute, stall
+from carriers.sim.mishaps import apply_outcome, hold_at_hub, misroute, stall
 from carriers.sim.plan import HOUR, MAX_SCANS, MIN_SCANS, ParcelPlan, ScanEvent
-from carriers.sim.profiles import CarrierProfile, ModelParams, Shock
+from carriers.sim.profiles import CarrierProfile, HubHold, ModelParams, Shock
 from carriers.sim.scans import Journey, PlannedScan
 from carriers.sim.texts import PROXIES, STATIONS, render
 
@@ -69,6 +69,7 @@ def plan_parcel(
     origin: str | None,
     destination: str | None,
     handed_over_at: datetime,
+    holds: Sequence[HubHold] = (),
 ) -> ParcelPlan:
     """The whole journey of one parcel; the same inputs always give the same plan."""
     carrier = profile.code
@@ -136,6 +137,9 @@ def plan_parcel(
     if stalled:
         reason = reasons[-1] if reasons else "当地操作量大"
         stall_at = stall(rng, journey, params, scans, linehaul, reason)
+    for hold in holds:
+        if hold.carrier == carrier and hold_at_hub(rng, scans, pickup, hold):
+            shock_names.append(f"hub hold: {hold.hub}")
     outcome = apply_outcome(rng, journey, params, scans, outcome, hours)
     scans = _trim(rng, scans)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import datetime, timedelta
 
 from carriers.sim.codes import SIGNED_KINDS
 from carriers.sim.geo import PROVINCES, City
 from carriers.sim.plan import MIN_SCANS
-from carriers.sim.profiles import ModelParams
+from carriers.sim.profiles import HubHold, ModelParams
 from carriers.sim.scans import Journey, PlannedScan
 from carriers.sim.texts import REFUSALS, RETURN_REASONS
 
@@ -80,6 +81,23 @@ def stall(
             )
         )
     return at, length
+
+
+def hold_at_hub(
+    rng: random.Random, scans: list[PlannedScan], pickup: datetime, hold: HubHold
+) -> bool:
+    """If the parcel arrives at the held hub while the hold lasts, nothing after its arrival
+    happens before the hold ends (and the hub has worked off a few hours of backlog)."""
+    for scan in sorted(scans, key=lambda s: s.hours):
+        if scan.kind != "arrived_hub" or scan.city.hub != hold.hub:
+            continue
+        arrived = pickup + timedelta(hours=scan.hours)
+        if not hold.start <= arrived < hold.end:
+            return False
+        wait = (hold.end - arrived) / timedelta(hours=1) + rng.uniform(1.0, 6.0)
+        _shift_after(scans, scan.hours, wait)
+        return True
+    return False
 
 
 def apply_outcome(

@@ -25,6 +25,7 @@ from carriers.sim.profiles import (
     DEFAULT_PROFILES,
     DEFAULT_SHOCKS,
     CarrierProfile,
+    HubHold,
     ModelParams,
     Shock,
 )
@@ -41,10 +42,12 @@ class SimWorld:
         profiles: Mapping[str, CarrierProfile] = DEFAULT_PROFILES,
         shocks: Sequence[Shock] = DEFAULT_SHOCKS,
         params: ModelParams | None = None,
+        holds: Sequence[HubHold] = (),
     ) -> None:
         self.seed = seed
         self.profiles = dict(profiles)
         self.shocks = tuple(shocks)
+        self.holds = tuple(holds)
         self.params = params or ModelParams()
         self._plans: dict[str, ParcelPlan] = {}
         self._phones: dict[str, str] = {}
@@ -89,6 +92,7 @@ class SimWorld:
             origin,
             destination,
             handed_over_at.astimezone(UTC),
+            self.holds,
         )
         with self._lock:
             plan = self._plans.setdefault(number, plan)

@@ -275,6 +275,20 @@ def weather(
     )
 
 
+@dataclass(frozen=True)
+class HubHold:
+    """One carrier's sorting hub holding parcels (压货, 爆仓): every parcel of `carrier` that
+    arrives at the hub of `hub` (a City.hub base name: 杭州, 广州白云) between `start` and `end`
+    gets no scan until the hub clears, a few hours after `end`. Unlike a Shock it is one place,
+    so the parcels it holds share their last hub: what hub incidents look for (docs/rules.md
+    "hub_incident")."""
+
+    carrier: str
+    hub: str
+    start: datetime
+    end: datetime
+
+
 DEFAULT_SHOCKS: Final[tuple[Shock, ...]] = (
     double_eleven(),
     *(spring_festival(a, b) for a, b in SPRING_FESTIVALS),

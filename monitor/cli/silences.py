@@ -40,6 +40,7 @@ def silences_list(ended: bool, config_path: Path | None) -> None:
 @click.option("--province")
 @click.option("--warehouse")
 @click.option("--platform")
+@click.option("--shop", help="The shop's name as the orders give it (店铺).")
 @click.option("--until", "until", default=None, help="ISO 8601 end (default: --hours).")
 @click.option("--hours", type=click.FloatRange(min=0.05, max=720), default=2, show_default=True)
 @click.option("--reason", required=True, help="Why (shown on every alert it holds).")
@@ -47,8 +48,8 @@ def silences_list(ended: bool, config_path: Path | None) -> None:
 @config_option
 def silences_add(
     kind: str | None, carrier: str | None, province: str | None, warehouse: str | None,
-    platform: str | None, until: str | None, hours: float, reason: str, by: str | None,
-    config_path: Path | None,
+    platform: str | None, shop: str | None, until: str | None, hours: float, reason: str,
+    by: str | None, config_path: Path | None,
 ) -> None:  # fmt: skip
     """Make a silence, e.g. --carrier zto --province 广东 --hours 24 --reason "typhoon"."""
     config = load(config_path)
@@ -56,7 +57,7 @@ def silences_add(
     now = SystemClock().now()
     ends = parse_moment(until, config) if until else now + timedelta(hours=hours)
     matchers = {"kind": kind, "carrier": carrier, "province": province,
-                "warehouse": warehouse, "platform": platform}  # fmt: skip
+                "warehouse": warehouse, "platform": platform, "shop": shop}  # fmt: skip
     try:
         made = create_silence(engine, {k: v for k, v in matchers.items() if v}, now, ends,
                               reason, by or f"cli:{getpass.getuser()}", now)  # fmt: skip

@@ -276,7 +276,9 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
 
 
 def _alert_rows(new: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
-    subject = ["order_id", "tracking_number", "carrier", "warehouse", "province", "platform"]
+    subject = [
+        "order_id", "tracking_number", "carrier", "warehouse", "province", "platform", "shop",
+    ]  # fmt: skip
     keys = ["shipment_id", "sales_order_id"]
     frame = new[["fingerprint", "kind", "severity", *keys, *subject]].astype(object)
     rows: list[dict[str, Any]] = frame.where(frame.notna(), None).to_dict("records")

@@ -25,6 +25,7 @@ from carriers.registry import CARRIERS
 from carriers.sim.clock import AcceleratedClock
 from carriers.sim.credentials import SIM_17TRACK_KEY, SIM_CUSTOMER, SIM_KEY
 from carriers.sim.model import SimWorld
+from carriers.sim.profiles import HubHold
 from carriers.sim.runner import start_in_thread
 from carriers.sim.server import create_app as create_sim_app
 from monitor.config import Config, parse_config
@@ -78,6 +79,15 @@ def demo_config(db_url: str, *, sim_url: str, public_url: str, token: str, passw
     )
 
 
+def demo_holds(start: datetime) -> tuple[HubHold, ...]:
+    """ZTO's Shanghai Qingpu hub holds parcels from five days before the demo starts until
+    ten days after (24 minutes of the demo at its default speed), so the demo shows one hub
+    incident: from the start the parcels it has held for over 48 h are stalled, all with
+    that hub as their last scan, and their notifications wait under the incident; when the
+    hub clears, the incident resolves and what it held is announced once."""
+    return (HubHold("zto", "上海青浦", start - timedelta(days=5), start + timedelta(days=10)),)
+
+
 def _phone(order_id: str) -> str:
     """A stable fake receiver phone (Kuaidi100 wants one for SF and ZTO)."""
     digits = int(hashlib.sha1(order_id.encode()).hexdigest()[:8], 16) % 10**8
@@ -125,7 +135,7 @@ def run_demo(
         db_url = f"sqlite:///{database}"
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     clock = AcceleratedClock(start, speed)
-    world = SimWorld(seed)
+    world = SimWorld(seed, holds=demo_holds(start))
     token = secrets.token_urlsafe(18)
     password = secrets.token_urlsafe(9)
 

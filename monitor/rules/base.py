@@ -26,6 +26,7 @@ PARCEL_COLUMNS = (
     "order_id",
     "order_count",
     "platform",
+    "shop",
     "warehouse",
     "carrier",
     "tracking_number",
@@ -58,6 +59,7 @@ ORDER_COLUMNS = (
     "sales_order_id",
     "order_id",
     "platform",
+    "shop",
     "warehouse",
     "province",
     "amount",
@@ -75,6 +77,7 @@ SUBJECT_COLUMNS = (
     "warehouse",
     "province",
     "platform",
+    "shop",
 )
 EXCEPTION_COLUMNS = ("kind", "severity", *SUBJECT_COLUMNS, "since", "detail")
 

@@ -33,6 +33,7 @@ def carrier_api_failing(
             "warehouse": None,
             "province": None,
             "platform": None,
+            "shop": None,
             "since": h.failing_since + window,
             "detail": {
                 "failing_since": h.failing_since.isoformat(),

@@ -73,6 +73,7 @@ def carrier_incidents(
                 "warehouse": None,
                 "province": cell.province,
                 "platform": None,
+                "shop": None,
                 "since": cell.since,
                 "detail": {
                     "parcels": int(cell.parcels),
@@ -140,6 +141,7 @@ def hub_incidents(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame:
                 "warehouse": None,
                 "province": None,
                 "platform": None,
+                "shop": None,
                 "since": since.loc[since.index.isin(ids["shipment_id"])].min(),
                 "detail": {
                     "hub": str(cell.last_hub),

@@ -228,6 +228,7 @@ class Alert(SQLModel, table=True):
     warehouse: str | None = None
     province: str | None = None
     platform: str | None = None
+    shop: str | None = None  # the order's shop, for silences that match it (migration 0015)
     since: datetime = Field(sa_type=UTCDateTime, nullable=False)  # when the condition began
     opened_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
@@ -389,3 +390,17 @@ class SilenceRow(SQLModel, table=True):
     created_by: str = ""
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     released_at: datetime | None = _utc()
+
+
+class MaintenanceRow(SQLModel, table=True):
+    """A maintenance window made through the API (monitor/maintenance.py; the config's
+    `[[maintenance]]` are the others): the window as the config would write it, who made it,
+    and `ended_at` once a lead ended it, so that what paused which clocks stays readable."""
+
+    __tablename__ = "maintenance_window"
+
+    id: int | None = Field(default=None, primary_key=True)
+    window: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str = ""
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ended_at: datetime | None = _utc(index=True)

@@ -17,6 +17,7 @@ from monitor.store.models import (
     CarrierHealth,
     LaneStats,
     LoginThrottle,
+    MaintenanceRow,
     OrderParcel,
     OutboxDelivery,
     OutboxMessage,
@@ -50,3 +51,4 @@ WEB_SESSIONS = table_of(WebSession)
 LOGIN_THROTTLE = table_of(LoginThrottle)
 CARRIER_ANSWERS = table_of(CarrierAnswer)
 SILENCES = table_of(SilenceRow)
+MAINTENANCE = table_of(MaintenanceRow)

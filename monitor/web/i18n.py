@@ -79,7 +79,8 @@ TEXT = {
         "no_recommendations": "没有包裹量足够排名的省份",
         "parcels": "包裹", "amount": "实付金额", "not_shipped": "尚未发货",
         "also_carries": "同包裹的其他订单", "which_platform": "多个平台有此订单号，请选择：",
-        "parcel_n": "包裹 {n}",
+        "parcel_n": "包裹 {n}", "members": "暂缓通知的包裹 {n} 件",
+        "held_by_it": "查看涉及的包裹", "held_by": "异常事件 #{id} 暂缓通知的告警",
     },
     "en": {
         "title": "Exception queue", "all": "All", "state": "State", "kind": "Kind",
@@ -123,6 +124,8 @@ TEXT = {
         "parcels": "Parcels", "amount": "Amount", "not_shipped": "Not shipped yet",
         "also_carries": "Also in this parcel", "which_platform":
         "Orders of several platforms have this id; choose one:", "parcel_n": "Parcel {n}",
+        "members": "{n} parcels held", "held_by_it": "the parcels it holds",
+        "held_by": "Alerts incident #{id} holds back",
     },
 }  # fmt: skip
 

@@ -26,6 +26,7 @@ from alerts.model import Action, AlertKind, AlertState, Severity
 from alerts.silences import SilenceError, matchers_like
 from carriers.registry import CARRIERS
 from monitor.alert_queue import (
+    MAX_ID,
     ActionError,
     AlertFilter,
     act,
@@ -40,7 +41,7 @@ from monitor.store.silences import create_silence
 from monitor.store.web_auth import clear_failures, locked_until, record_failure
 from monitor.web.context import AppContext
 from monitor.web.i18n import KIND_NAMES, LANGUAGES, TEXT, Labels, pick_language
-from monitor.web.queue_view import QueueFilter, last_locations, with_sentences
+from monitor.web.queue_view import QueueFilter, held_members, last_locations, with_sentences
 from monitor.web.security import client_address
 from monitor.web.sentences import history_note, local_time, span
 from monitor.web.sessions import (
@@ -58,9 +59,10 @@ from monitor.web.today import today_view
 PAGE_SIZE = 50
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 FILTERS = ("state", "kind", "severity", "warehouse", "carrier", "province", "platform")
-KEPT = (*FILTERS, "mine")  # what the queue's URL carries
+KEPT = (*FILTERS, "mine", "incident")  # what the queue's URL carries
 BULK_ACTIONS = (Action.ACKNOWLEDGE.value, Action.RESOLVE.value, Action.ASSIGN.value)
 LIVE_SECONDS = 10  # how often the queue asks for changes
+INCIDENT_KINDS = (AlertKind.HUB_INCIDENT.value, AlertKind.CARRIER_INCIDENT.value)
 EXPORT_COLUMNS = (
     "id", "kind", "severity", "state", "order_id", "orders", "tracking_number", "carrier",
     "warehouse", "province", "platform", "since", "opened_at", "assignee",
@@ -151,6 +153,9 @@ def build_router(ctx: AppContext) -> APIRouter:
             values["state"] = None
         if request.query_params.get("mine") and viewer is not None:
             values["assignee"] = viewer.name
+        incident = request.query_params.get("incident", "")
+        if incident.isdigit() and int(incident) <= MAX_ID:
+            values["incident"] = int(incident)
         return QueueFilter(**values)
 
     def queue_values(request: Request, viewer: Viewer, page: int, sort: str) -> dict[str, Any]:
@@ -162,6 +167,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         rows = list_alerts(ctx.engine, where, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort)
         places = last_locations(ctx.engine, (r["shipment_id"] for r in rows))
         with_sentences(rows, pick_language(request), ctx.clock.now(), zones, places)
+        held = held_members(ctx.engine, (r["id"] for r in rows if r["kind"] in INCIDENT_KINDS))
+        for row in rows:
+            row["members"] = held.get(row["id"], 0)
         query = {k: v for k in KEPT if (v := request.query_params.get(k))}
         query_string = urlencode(query | {"sort": sort})
         return {

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from monitor.alert_queue import AlertFilter
 from monitor.store.tables import ALERTS, TRACKING_EVENTS
@@ -27,12 +27,26 @@ class QueueFilter(AlertFilter):
     """The queue's filters plus the one only the pages have: whose alerts."""
 
     assignee: str | None = None
+    incident: int | None = None  # the members an open incident holds (docs/rules.md "Inhibition")
 
     def where(self) -> list[Any]:
         clauses = super().where()
         if self.assignee is not None:
             clauses.append(ALERTS.c.assignee == self.assignee)
+        if self.incident is not None:
+            clauses.append(ALERTS.c.inhibited_by == self.incident)
         return clauses
+
+
+def held_members(engine: Engine, incident_ids: Iterable[int]) -> dict[int, int]:
+    """How many alerts each of these incidents holds (a partial index keeps this small)."""
+    ids = sorted(set(incident_ids))
+    if not ids:
+        return {}
+    by = ALERTS.c.inhibited_by
+    query = select(by, func.count()).where(by.in_(ids)).group_by(by)
+    with engine.connect() as conn:
+        return {int(i): int(n) for i, n in conn.execute(query)}
 
 
 def last_locations(engine: Engine, shipment_ids: Iterable[int | None]) -> dict[int, str]:

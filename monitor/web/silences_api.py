@@ -20,7 +20,7 @@ from monitor.web.errors import AUTH, BAD_REQUEST, NOT_FOUND, TOO_LARGE
 
 
 class SilenceBody(BaseModel):
-    matchers: dict[str, str] | None = None  # kind, carrier, province, warehouse, platform
+    matchers: dict[str, str] | None = None  # kind, carrier, province, warehouse, platform, shop
     like_alert: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None  # its kind, carrier, province
     starts_at: datetime | None = None  # default now
     ends_at: datetime | None = None

@@ -104,6 +104,24 @@ def test_a_silenced_alert_opens_without_notifying_and_is_announced_once_after(
     assert len(outbox(shop)) == 3  # announced once
 
 
+def test_a_silence_on_a_shop_holds_only_that_shops_alerts(engine: Engine) -> None:
+    """Alerts carry their order's shop (店铺), so one shop's known trouble can be quieted while
+    the shop beside it, shipping from the same warehouse, still notifies."""
+    rows = [
+        RawRow(i, {"order_id": f"S{i}", "warehouse": "hz1", "paid_at": "2026-11-23 09:00",
+                   "shop": shop})
+        for i, shop in enumerate(["鹿鸣家居小铺", "鹿鸣家居旗舰店"], start=1)
+    ]  # fmt: skip
+    assert not ingest_rows(engine, CONFIG, rows, PAID).rejected
+    create_silence(engine, {"shop": "鹿鸣家居小铺"}, NOW - timedelta(minutes=5),
+                   NOW + timedelta(hours=2), "小铺盘点", "lead", NOW)  # fmt: skip
+    run_tick(engine, CONFIG, NOW)
+    held = alerts(engine)
+    assert held["S1"]["shop"] == "鹿鸣家居小铺" and held["S1"]["silenced_by"] is not None
+    assert held["S2"]["silenced_by"] is None
+    assert [o for o, *_ in outbox(engine)] == ["S2"]
+
+
 def test_a_crash_during_the_release_loses_and_doubles_nothing(
     shop: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -80,6 +80,7 @@ def _row(position: int, given: dict[str, Any]) -> dict[str, Any]:
         "order_id": f"O{position}",
         "order_count": 1,
         "platform": "taobao",
+        "shop": None,
         "warehouse": "hz1",
         "carrier": "zto",
         "tracking_number": f"7{position:011d}" if handed_over else None,
@@ -122,6 +123,7 @@ def _order_row(position: int, given: dict[str, Any]) -> dict[str, Any]:
         "sales_order_id": position,
         "order_id": f"O{position}",
         "platform": "taobao",
+        "shop": None,
         "warehouse": "hz1",
         "province": "江苏",
         "amount": None,
@@ -145,7 +147,7 @@ def order_frame(*rows: dict[str, Any]) -> pd.DataFrame:
         ],
         schema=_ORDER_SCHEMA,
     )
-    for name in ("platform", "warehouse", "province"):
+    for name in ("platform", "shop", "warehouse", "province"):
         index = table.schema.get_field_index(name)
         table = table.set_column(index, name, table.column(index).dictionary_encode())
     frame = table.to_pandas()

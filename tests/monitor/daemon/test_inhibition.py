@@ -7,12 +7,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
+from monitor.clock import FixedClock
 from monitor.daemon.tick import run_tick
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
 from monitor.store.tables import ALERTS, OUTBOX, SHIPMENTS
+from monitor.web.app import create_app
+from monitor.web.context import AppContext
 from tests.support.config import make_config
 
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
@@ -110,3 +114,18 @@ def test_a_crash_in_the_middle_of_a_release_releases_everything_once_later(
     monkeypatch.setattr(inhibition, "announce", real)
     assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=7)) == 2
     assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=8)) == 0
+
+
+def test_the_queue_shows_an_incidents_members_under_it(engine: Engine) -> None:
+    """The incident's row links to the alerts it holds; each member links back to it."""
+    book(engine, 30)
+    run_tick(engine, CONFIG, NOW)
+    (incident,) = [a for a in alerts(engine) if a["kind"] == "carrier_incident"]
+    config = make_config(auth={"anonymous_read": True})
+    with TestClient(create_app(AppContext(engine, config, FixedClock(NOW)))) as client:
+        queue = client.get("/", params={"lang": "en"}).text
+        assert f'href="/?incident={incident["id"]}">30 parcels held</a>' in queue
+        held = client.get("/", params={"incident": incident["id"], "lang": "en"}).text
+        assert held.count('data-alert="') == 30 and "Stalled" in held
+        assert held.count(f'href="/?incident={incident["id"]}"') >= 30
+        assert client.get("/", params={"incident": "x"}).status_code == 200  # ignored

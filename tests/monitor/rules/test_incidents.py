@@ -59,6 +59,7 @@ def test_one_incident_for_a_carriers_stalls_in_one_province() -> None:
         "warehouse": None,
         "province": "江苏",
         "platform": None,
+        "shop": None,
         "since": INCIDENT_NOW - 6 * HOUR,  # the earliest stall: 54 h silent - 48 h
         "detail": {
             "parcels": 25,
