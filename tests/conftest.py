@@ -33,6 +33,10 @@ TABLES = (
     "carrier_answer",
     "silence",
     "maintenance_window",
+    "parcel_count",
+    "alert_count",
+    "alert_province_count",
+    "stalled_count",
 )
 
 

@@ -96,6 +96,8 @@ def hold_at_hub(
             return False
         wait = (hold.end - arrived) / timedelta(hours=1) + rng.uniform(1.0, 6.0)
         _shift_after(scans, scan.hours, wait)
+        # The arrival is the last news for days: never trimmed away (it names the hub).
+        scan.priority, scan.optional = 9, False
         return True
     return False
 

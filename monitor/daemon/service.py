@@ -45,6 +45,7 @@ from monitor.metrics.instruments import (
 from monitor.scorecard.lanes import refresh_lane_stats
 from monitor.scorecard.weekly import publish_weekly
 from monitor.scorecard.weeks import report_zone
+from monitor.store.counts import compact_counts
 from monitor.store.db import make_engine, upgrade
 from monitor.store.locks import run_alone
 from monitor.store.tables import ALERTS, ORDERS, OUTBOX, OUTBOX_DELIVERIES, SHIPMENTS
@@ -53,6 +54,7 @@ from monitor.web.context import AppContext
 
 log = logging.getLogger(__name__)
 STATUS_SECONDS = 60  # one status line a minute on the terminal
+COMPACT_SECONDS = 60  # how often the /metrics counts are folded (monitor/store/counts.py)
 
 
 def count_skipped_runs(scheduler: BaseScheduler) -> None:
@@ -193,6 +195,15 @@ class Daemon:
 
         await self._guarded("detect", work)
 
+    async def compact_counts(self) -> None:
+        """Fold the /metrics counts' appended rows (monitor/store/counts.py). Safe on every
+        replica at once: each fold is one atomic statement."""
+
+        async def work() -> None:
+            await asyncio.to_thread(compact_counts, self.engine)
+
+        await self._guarded("counts", work)
+
     async def refresh_lanes(self) -> None:
         """Learned lane figures for the `delayed` rule, the scorecard and /metrics."""
 
@@ -253,6 +264,7 @@ class Daemon:
                         next_run_time=_soon())  # fmt: skip
         self._every("detect", self.detect, every.detect_interval_seconds, next_run_time=_soon())
         self._every("lanes", self.refresh_lanes, 3600, next_run_time=_soon())
+        self._every("counts", self.compact_counts, COMPACT_SECONDS)
         # Monday 09:00 in the shop's zone: operations managers read it at the weekly meeting.
         self.ctx.job_intervals["scorecard"] = 7 * 24 * 3600
         self.scheduler.add_job(self.publish_scorecard, CronTrigger(

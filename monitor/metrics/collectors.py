@@ -2,7 +2,9 @@
 
 Everything the store knows (parcels on their way, open alerts, the outbox, carrier health,
 lane figures) is read by one aggregate query per family on every scrape and returned as fresh
-metric families, never kept in global gauges: concurrent scrapes cannot race, and a label set
+metric families, never kept in global gauges. The parcel and alert counts are sums over the
+few rows the store's triggers keep per label set (monitor/store/counts.py), so a scrape costs
+the number of series, not the size of the book: concurrent scrapes cannot race, and a label set
 that disappears from the store disappears from /metrics (docs/observability.md "Store
 collectors"). `describe()` returns the families without samples, so registering the collector
 runs no query.
@@ -67,13 +69,12 @@ from typing import Any
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from alerts.model import AlertKind, Severity
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
 from monitor.metrics.instruments import preinit_carrier_series
 from monitor.store.health import HEALTH
-from monitor.store.models import ACTIVE_PARCEL, UNRESOLVED_ALERT, UNSHIPPED_ORDER
 from monitor.store.tables import LANE_STATS
 
 log = logging.getLogger(__name__)
@@ -85,53 +86,21 @@ ACTIVE_STATUSES = tuple(s.value for s in ParcelStatus if s not in TERMINAL_STATU
 # A parcel gets its carrier when it ships; before that its carrier label is "".
 CARRIER_HELD_STATUSES = tuple(s for s in ACTIVE_STATUSES if s != ParcelStatus.AWAITING_SHIPMENT)
 
-# The WHERE clauses are those of the partial covering indexes of migration 0004, written out
-# as text: SQLite only uses a partial index when the query repeats the index's own terms
-# (bound parameters would not match).
-# Orders not yet shipped have no parcel: they are counted as `awaiting_shipment` with no
-# carrier, as before orders and parcels were apart, from their own partial index.
-UNSHIPPED_ORDERS_SQL = (
-    f"SELECT NULL, '{ParcelStatus.AWAITING_SHIPMENT.value}', count(*) FROM sales_order"
-    f" WHERE {UNSHIPPED_ORDER}"
-)
+# The counts come from the tables the store's triggers keep (monitor/store/counts.py): a few
+# rows per label set, whatever the size of the book.
 PARCELS_ACTIVE_SQL = text(
-    f"SELECT carrier, status, count(*) FROM shipment WHERE {ACTIVE_PARCEL} GROUP BY carrier, status"
-    f" UNION ALL {UNSHIPPED_ORDERS_SQL}"
+    "SELECT carrier, status, CAST(sum(n) AS BIGINT) FROM parcel_count GROUP BY carrier, status"
 )
-# The same counts on SQLite in about two thirds of the time at a million parcels (see
-# bench/metrics.py): SQLite's GROUP BY compares the groups at every index entry, while a count
-# over one (carrier, status) range of the index only steps through it. So: the carriers, found
-# by skipping through the index (one min() seek per carrier), times the active statuses, one
-# range count each. The statuses are ParcelStatus's, the only ones the store holds.
-_STATUS_VALUES = ", ".join(f"('{s}')" for s in ACTIVE_STATUSES)
-PARCELS_ACTIVE_SQLITE_SQL = text(f"""
-WITH RECURSIVE carriers(carrier) AS (
-    SELECT min(carrier) FROM shipment WHERE {ACTIVE_PARCEL}
-    UNION ALL
-    SELECT (SELECT min(carrier) FROM shipment WHERE {ACTIVE_PARCEL} AND carrier > carriers.carrier)
-    FROM carriers WHERE carriers.carrier IS NOT NULL
-), statuses(status) AS (VALUES {_STATUS_VALUES})
-SELECT carriers.carrier, statuses.status, (
-    SELECT count(*) FROM shipment
-    WHERE {ACTIVE_PARCEL} AND carrier = carriers.carrier AND status = statuses.status
-) FROM carriers, statuses WHERE carriers.carrier IS NOT NULL
-UNION ALL
-SELECT NULL, statuses.status, (
-    SELECT count(*) FROM shipment
-    WHERE {ACTIVE_PARCEL} AND carrier IS NULL AND status = statuses.status
-) FROM statuses
-UNION ALL {UNSHIPPED_ORDERS_SQL}
-""")
 ALERTS_OPEN_SQL = text(
-    "SELECT kind, severity, carrier, warehouse, count(*) FROM alert"
-    f" WHERE {UNRESOLVED_ALERT} GROUP BY kind, severity, carrier, warehouse"
+    "SELECT kind, severity, carrier, warehouse, CAST(sum(n) AS BIGINT) FROM alert_count"
+    " GROUP BY kind, severity, carrier, warehouse"
 )
 ALERTS_BY_PROVINCE_SQL = text(
-    f"SELECT kind, province, count(*) FROM alert WHERE {UNRESOLVED_ALERT} GROUP BY kind, province"
+    "SELECT kind, province, CAST(sum(n) AS BIGINT) FROM alert_province_count"
+    " GROUP BY kind, province"
 )
 PARCELS_STALLED_SQL = text(
-    "SELECT carrier, province, count(*) FROM alert"
-    f" WHERE {UNRESOLVED_ALERT} AND kind = '{AlertKind.STALLED.value}' GROUP BY province, carrier"
+    "SELECT carrier, province, CAST(sum(n) AS BIGINT) FROM stalled_count GROUP BY carrier, province"
 )
 OUTBOX_PENDING_SQL = text("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
 
@@ -280,11 +249,14 @@ class StoreCollector:
         self._engine = engine
         self._carriers = tuple(sorted(set(carriers)))
         self._errors = dict.fromkeys(QUERIES, 0)
+        # (lane_stats version, samples): see _lane_stats
+        self._lanes: tuple[tuple[Any, ...], list[tuple[str, tuple[str, str], float]]] | None = None
 
     def bind(self, engine: Engine, carriers: Iterable[str] = ()) -> None:
         with self._lock:
             self._engine = engine
             self._carriers = tuple(sorted(set(carriers)))
+            self._lanes = None
 
     def describe(self) -> list[Metric]:
         """The families without samples: lets the registry check names, runs no query."""
@@ -351,8 +323,7 @@ class StoreCollector:
     def _parcels_active(conn: Connection, carriers: Sequence[str]) -> Families:
         zeros = [("", ParcelStatus.AWAITING_SHIPMENT.value)]
         zeros += [(c, s) for c in carriers for s in CARRIER_HELD_STATUSES]
-        sql = PARCELS_ACTIVE_SQLITE_SQL if conn.dialect.name == "sqlite" else PARCELS_ACTIVE_SQL
-        return [_counts(parcels_active_family(), conn.execute(sql), zeros)]
+        return [_counts(parcels_active_family(), conn.execute(PARCELS_ACTIVE_SQL), zeros)]
 
     @staticmethod
     def _alerts_open(conn: Connection) -> Families:
@@ -391,8 +362,28 @@ class StoreCollector:
             success_family.add_metric([carrier], value)
         return [up_family, success_family]
 
+    def _lane_stats(self, conn: Connection) -> Families:
+        """Lane figures change when the hourly job refreshes lane_stats: they are read again
+        only when its row count or newest computed_at moves (one indexed aggregate), not on
+        every scrape (about a thousand rows, most of a scrape's Python time otherwise)."""
+        c = LANES.c
+        lanes = c.origin.is_(None)
+        version = tuple(
+            conn.execute(select(func.count(), func.max(c.computed_at)).where(lanes)).one()
+        )
+        with self._lock:
+            cached = self._lanes if self._lanes is not None and self._lanes[0] == version else None
+        if cached is None:
+            cached = (version, self._read_lanes(conn))
+            with self._lock:
+                self._lanes = cached
+        families = lane_families()
+        for column, labels, value in cached[1]:
+            families[column].add_metric(list(labels), value)
+        return list(families.values())
+
     @staticmethod
-    def _lane_stats(conn: Connection) -> Families:
+    def _read_lanes(conn: Connection) -> list[tuple[str, tuple[str, str], float]]:
         c = LANES.c
         columns = [getattr(c, column) for column, _, _ in LANE_FIGURES]
         latest: dict[tuple[str, str], Any] = {}
@@ -404,14 +395,14 @@ class StoreCollector:
             key = (_label(row.carrier), _label(row.province))
             if key not in latest or row.computed_at > latest[key].computed_at:
                 latest[key] = row
-        families = lane_families()
+        samples = []
         for key, row in sorted(latest.items()):
-            for column, family in families.items():
+            for column, _, _ in LANE_FIGURES:
                 value = getattr(row, column)
                 if value is not None:
                     scale = HOUR if column.endswith("_hours") else 1.0
-                    family.add_metric(list(key), float(value) * scale)
-        return list(families.values())
+                    samples.append((column, key, float(value) * scale))
+        return samples
 
 
 _registered: StoreCollector | None = None

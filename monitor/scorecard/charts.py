@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from carriers.registry import CARRIERS
 from monitor.geo import province_info
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,37 @@ CJK_FONTS = (
 )
 LATIN_FONT = "DejaVu Sans"  # ships with matplotlib
 DPI = 110
+
+# The charts' words, in the page's language (the scorecard page is in zh or en).
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "transit_axis": "揽收到签收的小时数（箱体 p25–p75，须线 p10–p90）",
+        "transit_title": "各快递时效，{week}",
+        "no_deliveries": "没有签收的包裹",
+        "heatmap_title": "各快递到各省的准时率，{week}（斜线：样本不足）",
+        "no_parcels": "没有包裹",
+        "on_time": "准时率",
+        "transit_p50": "时效中位数（小时）",
+    },
+    "en": {
+        "transit_axis": "hours from pickup to delivery (box p25–p75, whiskers p10–p90)",
+        "transit_title": "Transit time by carrier, {week}",
+        "no_deliveries": "no deliveries",
+        "heatmap_title": "On-time ratio by carrier and destination, {week} (hatched: too few)",
+        "no_parcels": "no parcels",
+        "on_time": "On-time ratio",
+        "transit_p50": "Transit p50 (hours)",
+    },
+}
+
+
+def carrier_label(code: str, lang: str) -> str:
+    """申通快递 / STO Express; a code the registry does not know stays as it is. Chinese names
+    only where a CJK font can draw them."""
+    info = CARRIERS.get(code)
+    if info is None:
+        return code
+    return info.name_zh if lang == "zh" and cjk_fonts() else info.name_en
 
 
 @lru_cache(maxsize=1)
@@ -97,15 +129,16 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def transit_chart(spread: pd.DataFrame, week: str) -> bytes:
+def transit_chart(spread: pd.DataFrame, week: str, lang: str = "en") -> bytes:
     """Transit-time distribution per carrier: box p25–p75, median, whiskers p10–p90."""
+    text = TEXT[lang]
     with _style():
         rows = spread.sort_values("p50", ascending=False)
         figure = _figure(7.5, 0.45 * max(len(rows), 2) + 1.2)
         axes = figure.add_subplot()
         stats = [
             {
-                "label": f"{r.carrier} (n={int(r.n)})",
+                "label": f"{carrier_label(str(r.carrier), lang)} (n={int(r.n)})",
                 "whislo": r.p10,
                 "q1": r.p25,
                 "med": r.p50,
@@ -125,14 +158,17 @@ def transit_chart(spread: pd.DataFrame, week: str) -> bytes:
                 medianprops={"color": "#1f4e79"},
             )
         else:
-            axes.text(0.5, 0.5, "no deliveries", ha="center", va="center")
-        axes.set_xlabel("hours from pickup to delivery (box p25–p75, whiskers p10–p90)")
-        axes.set_title(f"Transit time by carrier, {week}")
+            axes.text(0.5, 0.5, text["no_deliveries"], ha="center", va="center")
+        axes.set_xlabel(text["transit_axis"])
+        axes.set_title(text["transit_title"].format(week=week))
         return _png(figure)
 
 
-def on_time_heatmap(rows: pd.DataFrame, week: str, max_provinces: int = 31) -> bytes:
+def on_time_heatmap(
+    rows: pd.DataFrame, week: str, max_provinces: int = 31, lang: str = "en"
+) -> bytes:
     """Carrier × province on-time ratio; cells too small to rank are hatched and blank."""
+    text = TEXT[lang]
     cells = rows[rows["province"].notna()]
     with _style():
         volume = cells.groupby("province")["parcels"].sum().sort_values(ascending=False)
@@ -141,7 +177,7 @@ def on_time_heatmap(rows: pd.DataFrame, week: str, max_provinces: int = 31) -> b
         figure = _figure(max(6.0, 0.42 * len(provinces) + 2), 0.42 * max(len(carriers), 2) + 1.6)
         axes = figure.add_subplot()
         if not provinces:
-            axes.text(0.5, 0.5, "no parcels", ha="center", va="center")
+            axes.text(0.5, 0.5, text["no_parcels"], ha="center", va="center")
             return _png(figure)
         table = cells.pivot_table(
             index="carrier", columns="province", values="on_time_ratio", aggfunc="first"
@@ -163,8 +199,8 @@ def on_time_heatmap(rows: pd.DataFrame, week: str, max_provinces: int = 31) -> b
                 axes.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=6.5)
         labels = [province_label(p) for p in provinces]
         axes.set_xticks(range(len(provinces)), labels, rotation=60, ha="right")
-        axes.set_yticks(range(len(carriers)), carriers)
-        axes.set_title(f"On-time ratio by carrier and destination, {week} (hatched: too few)")
+        axes.set_yticks(range(len(carriers)), [carrier_label(c, lang) for c in carriers])
+        axes.set_title(text["heatmap_title"].format(week=week))
         figure.colorbar(image, ax=axes, shrink=0.8, format="{x:.0%}")
         return _png(figure)
 
@@ -184,8 +220,9 @@ def _hatch(x: int, y: int) -> Any:
     )
 
 
-def trend_chart(trend: pd.DataFrame) -> bytes:
+def trend_chart(trend: pd.DataFrame, lang: str = "en") -> bytes:
     """Week over week, per carrier nationally: on-time ratio and transit p50."""
+    text = TEXT[lang]
     with _style():
         figure = _figure(7.5, 3.2)
         left, right = figure.subplots(1, 2)
@@ -193,9 +230,10 @@ def trend_chart(trend: pd.DataFrame) -> bytes:
         for carrier, rows in trend.groupby("carrier", sort=True):
             rows = rows.set_index("week").reindex(weeks)
             x = np.arange(len(weeks))
-            left.plot(x, rows["on_time_ratio"], marker="o", markersize=3, label=str(carrier))
+            left.plot(x, rows["on_time_ratio"], marker="o", markersize=3,
+                      label=carrier_label(str(carrier), lang))  # fmt: skip
             right.plot(x, rows["transit_hours_p50"], marker="o", markersize=3)
-        for axes, title in ((left, "On-time ratio"), (right, "Transit p50 (hours)")):
+        for axes, title in ((left, text["on_time"]), (right, text["transit_p50"])):
             axes.set_xticks(range(len(weeks)), [w[-3:] for w in weeks])
             axes.set_title(title)
             axes.grid(alpha=0.3)

@@ -308,9 +308,9 @@ def _html_table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def main_chart_png(scorecard: Scorecard) -> bytes:
+def main_chart_png(scorecard: Scorecard, lang: str = "en") -> bytes:
     """The carrier × province on-time heat-map: the chart an operations manager reads first."""
-    return charts.on_time_heatmap(scorecard.rows, scorecard.week)
+    return charts.on_time_heatmap(scorecard.rows, scorecard.week, lang=lang)
 
 
 def to_html(scorecard: Scorecard) -> str:

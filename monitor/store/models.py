@@ -230,7 +230,8 @@ class Alert(SQLModel, table=True):
     platform: str | None = None
     shop: str | None = None  # the order's shop, for silences that match it (migration 0015)
     since: datetime = Field(sa_type=UTCDateTime, nullable=False)  # when the condition began
-    opened_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # Indexed (migration 0016): the today page counts alerts opened per day.
+    opened_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     resolved_at: datetime | None = _utc()
     resolution: str | None = None  # cleared | superseded | manual
@@ -404,3 +405,51 @@ class MaintenanceRow(SQLModel, table=True):
     created_by: str = ""
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     ended_at: datetime | None = _utc(index=True)
+
+
+class ParcelCount(SQLModel, table=True):
+    """+1/-1 rows per (carrier, status) of active parcels, and (NULL, awaiting_shipment) for
+    unshipped orders, appended by triggers and folded by a job (monitor/store/counts.py)."""
+
+    __tablename__ = "parcel_count"
+
+    id: int | None = Field(default=None, primary_key=True)
+    carrier: str | None = None
+    status: str
+    n: int
+
+
+class AlertCount(SQLModel, table=True):
+    """+1/-1 rows of unresolved alerts by kind, severity, carrier and warehouse
+    (monitor/store/counts.py)."""
+
+    __tablename__ = "alert_count"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    severity: str
+    carrier: str | None = None
+    warehouse: str | None = None
+    n: int
+
+
+class AlertProvinceCount(SQLModel, table=True):
+    """+1/-1 rows of unresolved alerts by kind and destination province."""
+
+    __tablename__ = "alert_province_count"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    province: str | None = None
+    n: int
+
+
+class StalledCount(SQLModel, table=True):
+    """+1/-1 rows of unresolved stalled alerts by carrier and destination province."""
+
+    __tablename__ = "stalled_count"
+
+    id: int | None = Field(default=None, primary_key=True)
+    carrier: str | None = None
+    province: str | None = None
+    n: int

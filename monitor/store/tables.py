@@ -12,7 +12,9 @@ from sqlmodel import SQLModel
 
 from monitor.store.models import (
     Alert,
+    AlertCount,
     AlertEvent,
+    AlertProvinceCount,
     CarrierAnswer,
     CarrierHealth,
     LaneStats,
@@ -21,10 +23,12 @@ from monitor.store.models import (
     OrderParcel,
     OutboxDelivery,
     OutboxMessage,
+    ParcelCount,
     SalesOrder,
     ScorecardReport,
     Shipment,
     SilenceRow,
+    StalledCount,
     TrackingEvent,
     WebSession,
 )
@@ -52,3 +56,7 @@ LOGIN_THROTTLE = table_of(LoginThrottle)
 CARRIER_ANSWERS = table_of(CarrierAnswer)
 SILENCES = table_of(SilenceRow)
 MAINTENANCE = table_of(MaintenanceRow)
+PARCEL_COUNTS = table_of(ParcelCount)
+ALERT_COUNTS = table_of(AlertCount)
+ALERT_PROVINCE_COUNTS = table_of(AlertProvinceCount)
+STALLED_COUNTS = table_of(StalledCount)

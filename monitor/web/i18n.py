@@ -80,7 +80,8 @@ TEXT = {
         "parcels": "包裹", "amount": "实付金额", "not_shipped": "尚未发货",
         "also_carries": "同包裹的其他订单", "which_platform": "多个平台有此订单号，请选择：",
         "parcel_n": "包裹 {n}", "members": "暂缓通知的包裹 {n} 件",
-        "held_by_it": "查看涉及的包裹", "held_by": "异常事件 #{id} 暂缓通知的告警",
+        "held_by_it": "查看涉及的包裹", "trend_7d": "近 7 天每天新增异常",
+        "per_day": "{first} 至 {last}", "held_by": "异常事件 #{id} 暂缓通知的告警",
     },
     "en": {
         "title": "Exception queue", "all": "All", "state": "State", "kind": "Kind",
@@ -125,6 +126,7 @@ TEXT = {
         "also_carries": "Also in this parcel", "which_platform":
         "Orders of several platforms have this id; choose one:", "parcel_n": "Parcel {n}",
         "members": "{n} parcels held", "held_by_it": "the parcels it holds",
+        "trend_7d": "New alerts a day, last 7 days", "per_day": "{first} to {last}",
         "held_by": "Alerts incident #{id} holds back",
     },
 }  # fmt: skip

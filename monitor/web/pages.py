@@ -54,7 +54,7 @@ from monitor.web.sessions import (
     sign_out,
     wall_clock,
 )
-from monitor.web.today import today_view
+from monitor.web.today import spark, today_view
 
 PAGE_SIZE = 50
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -340,7 +340,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         with_sentences(day.incidents, lang, now, zones, {})
         left_hours = (day.ship_by_at - now).total_seconds() / 3600
         return render(request, "today.html", viewer, today=day, left_hours=left_hours,
-                      left=span(abs(left_hours), lang),
+                      left=span(abs(left_hours), lang), spark=spark,
                       warehouses=[w.id for w in ctx.config.warehouses])  # fmt: skip
 
     @router.get("/scorecards", response_class=HTMLResponse)

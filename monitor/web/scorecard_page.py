@@ -127,9 +127,9 @@ def scorecard_values(card: Scorecard, lang: str) -> dict[str, Any]:
         "groups": groups,
         "recommendations": recommendations,
         "charts": [
-            _png(main_chart_png(card)),
-            _png(charts.transit_chart(card.transit_spread, card.week)),
-            _png(charts.trend_chart(card.trend)),
+            _png(main_chart_png(card, lang)),
+            _png(charts.transit_chart(card.transit_spread, card.week, lang)),
+            _png(charts.trend_chart(card.trend, lang)),
         ],
         "next_week": str(week.shift(1)),
     }

@@ -7,7 +7,7 @@ active carrier incidents as a banner."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,40 @@ class Today:
     no_pickup: list[tuple[str, int]]  # (carrier, parcels shipped but not scanned)
     by_kind: list[tuple[str, int, int]]  # (kind, open now, open this time yesterday)
     incidents: list[dict[str, Any]]  # open carrier_incident and carrier_api_failing alerts
+    days: list[date]  # the last TREND_DAYS local days, oldest first, today last
+    trend: list[tuple[str, list[int]]]  # (kind, alerts opened on each of `days`)
+
+
+TREND_DAYS = 7
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def spark(counts: list[int]) -> str:
+    """A week at a glance: one block per day, scaled to the week's busiest day."""
+    top = max(counts, default=0)
+    if not top:
+        return SPARKS[0] * len(counts)
+    return "".join(SPARKS[round(n / top * (len(SPARKS) - 1))] for n in counts)
+
+
+def _trend(
+    conn: Any, mine: Any, zone: ZoneInfo, day: date
+) -> tuple[list[date], list[tuple[str, list[int]]]]:
+    """Alerts opened per local day and kind over the last TREND_DAYS days, one indexed range
+    count per day (alert.opened_at, migration 0016)."""
+    days = [day - timedelta(days=TREND_DAYS - 1 - i) for i in range(TREND_DAYS)]
+    per_kind: dict[str, list[int]] = {}
+    for i, d in enumerate(days):
+        start = datetime.combine(d, time(0), tzinfo=zone)
+        end = datetime.combine(d + timedelta(days=1), time(0), tzinfo=zone)
+        for kind, n in conn.execute(
+            select(A.kind, func.count())
+            .where(A.opened_at >= start, A.opened_at < end, mine)
+            .group_by(A.kind)
+        ):
+            per_kind.setdefault(str(kind), [0] * TREND_DAYS)[i] = int(n)
+    ranked = sorted(per_kind.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
+    return days, ranked
 
 
 def _open_at(moment: datetime) -> Any:
@@ -87,10 +121,11 @@ def today_view(
             select(ALERTS).where(active, A.kind.in_(INCIDENT_KINDS))
             .order_by(A.since)
         )]  # fmt: skip
+        days, trend = _trend(conn, mine, zone, day)
     kinds = sorted(set(now_counts) | set(then_counts), key=lambda k: -now_counts.get(k, 0))
     return Today(
         warehouse=warehouse, zone=zone, now=now, cutoff_at=cutoff_at, ship_by_at=ship_by_at,
         to_ship=to_ship, to_ship_count=int(to_ship_count), at_risk=at_risk, no_pickup=no_pickup,
         by_kind=[(k, int(now_counts.get(k, 0)), int(then_counts.get(k, 0))) for k in kinds],
-        incidents=incidents,
+        incidents=incidents, days=days, trend=trend,
     )  # fmt: skip

@@ -14,7 +14,7 @@ from carriers.sim import AcceleratedClock, ManualClock, SimWorld
 from carriers.sim.codes import KUAIDI100_NAMES, TERMINAL_KINDS, TRACK17_STATUSES
 from carriers.sim.geo import lane_band, parse_place
 from carriers.sim.model import MAX_SCANS, MIN_SCANS, OUTCOMES, ParcelPlan
-from carriers.sim.profiles import DEFAULT_PROFILES, DEFAULT_SHOCKS, weather
+from carriers.sim.profiles import DEFAULT_PROFILES, DEFAULT_SHOCKS, HubHold, weather
 
 CN = timezone(timedelta(hours=8))
 # Spring: no Double 11, no Spring Festival.
@@ -237,3 +237,30 @@ def test_clocks() -> None:
     with pytest.raises(ValueError):
         AcceleratedClock(start, speed=0)
     assert ManualClock(datetime(2026, 3, 2, tzinfo=UTC)).now().tzinfo is not None
+
+
+def test_a_hub_hold_keeps_its_carriers_parcels_at_that_hub_until_it_ends() -> None:
+    """carriers/sim/profiles.py HubHold: ZTO parcels that reach the Shanghai Qingpu hub while
+    it holds get no scan until it clears; other carriers, and parcels that pass it before or
+    after, move as they would."""
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    hold = HubHold("zto", "上海青浦", start, start + timedelta(days=4))
+    free, held_world = SimWorld(seed=5), SimWorld(seed=5, holds=(hold,))
+    held = 0
+    for i in range(300):
+        number, handed = f"73{i:010d}", start - timedelta(hours=i % 48)
+        for carrier in ("zto", "sto"):
+            args = (f"{carrier}{number}", carrier, "浙江", "北京")
+            plain = free.register(*args, handed_over_at=handed)
+            plan = held_world.register(*args, handed_over_at=handed)
+            if not any(s.startswith("hub hold") for s in plan.shocks):
+                assert plan.events == plain.events
+                continue
+            assert carrier == "zto"
+            held += 1
+            arrival = next(e for e in plan.events
+                           if e.kind == "arrived_hub" and "上海青浦" in e.context)  # fmt: skip
+            after = [e for e in plan.events if e.time > arrival.time]
+            assert start <= arrival.time < hold.end and after
+            assert after[0].time >= hold.end  # nothing moves before the hub clears
+    assert held > 20

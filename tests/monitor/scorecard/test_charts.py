@@ -29,3 +29,25 @@ def test_charts_fall_back_to_pinyin_without_a_cjk_font(
     shop(sqlite_engine)
     png = render.main_chart_png(scorecard(sqlite_engine))  # no glyph warning (they are errors)
     assert png.startswith(b"\x89PNG")
+
+
+def test_charts_speak_the_pages_language(sqlite_engine: Engine) -> None:
+    """The scorecard page in Chinese draws its charts in Chinese (titles, axes, carriers by
+    name), with the CJK font scripts/install-system-deps.sh installs; English pages in
+    English. A missing glyph would be a warning, and warnings are errors here."""
+    assert charts.cjk_fonts(), "fonts-noto-cjk is installed by scripts/install-system-deps.sh"
+    assert charts.carrier_label("sto", "zh") == "申通快递"
+    assert charts.carrier_label("sto", "en") == "STO Express"
+    assert charts.carrier_label("unheard-of", "zh") == "unheard-of"
+    shop(sqlite_engine)
+    card = scorecard(sqlite_engine)
+    drawn = {
+        lang: (
+            render.main_chart_png(card, lang),
+            charts.transit_chart(card.transit_spread, card.week, lang),
+            charts.trend_chart(card.trend, lang),
+        )
+        for lang in ("zh", "en")
+    }
+    for zh, en in zip(drawn["zh"], drawn["en"], strict=True):
+        assert zh.startswith(b"\x89PNG") and en.startswith(b"\x89PNG") and zh != en
