@@ -98,6 +98,9 @@ class TrackingProblem:
 class TrackResult:
     updates: list[TrackingUpdate] = field(default_factory=list)
     problems: list[TrackingProblem] = field(default_factory=list)
+    # Each answer's body exactly as received, for the store to keep (a disputed timeline is
+    # shown from them) whatever the parser made of it.
+    bodies: list[bytes] = field(default_factory=list)
 
 
 @dataclass

@@ -113,6 +113,7 @@ class AfterShipAdapter:
                 params=params,
                 headers=self._headers,
             )
+            result.bodies.append(response.content)
             answer = parse.parse_track_response(
                 response.status_code,
                 response.content,

@@ -166,6 +166,7 @@ class Kuaidi100Adapter:
                 },
             )
             _reject_http_4xx(response, self.name)
+            result.bodies.append(response.content)
             answer = parse.parse_query_response(
                 response.content,
                 tracking_number=ref.tracking_number,

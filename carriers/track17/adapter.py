@@ -128,12 +128,14 @@ class Track17Adapter:
         if not parcels:
             return TrackResult()
         body = await self._post("/gettrackinfo", self._items(parcels, tag=False))
-        return parse.parse_track_response(
+        result = parse.parse_track_response(
             body,
             carriers={ref.tracking_number: ref.carrier for ref in parcels},
             carrier_for=self.carrier_for,
             report=self._on_unknown_code,
         )
+        result.bodies.append(body)
+        return result
 
     async def subscribe(self, parcels: Sequence[ParcelRef], callback_url: str) -> SubscribeResult:
         if not parcels:

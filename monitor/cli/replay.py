@@ -1,7 +1,8 @@
 """`parcelwatch replay --since`: run the push bodies kept as received through today's parsers
 again, after a parser fix. Idempotent: events are stored once whatever the order they arrive
 in, and a parcel's state only moves forward, so replaying twice, or replaying what was
-already parsed right, changes nothing."""
+already parsed right, changes nothing. Poll answers are kept too (as evidence of what the
+carrier said), but are not replayed: their parsers need the question they answered."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def replay(since: str, api: str | None, config_path: Path | None) -> None:
             events += apply_updates(engine, pending, now, subscribed=True, plan=plan).events
             pending.clear()
 
-    for raw in raw_answers(engine, moment, api):
+    for raw in raw_answers(engine, moment, api, source="push"):
         bodies += 1
         account = accounts.get(raw.api)
         if account is None:

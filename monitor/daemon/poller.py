@@ -37,6 +37,7 @@ from monitor.ingest.poll_schedule import PlanInput, next_poll_at
 from monitor.ingest.tracking import apply_updates
 from monitor.metrics.instruments import TRACKING_DURATION, TRACKING_REQUESTS
 from monitor.store.health import record_failure, record_success
+from monitor.store.raw_answers import RawPush, keep_raw
 from monitor.store.tables import SHIPMENTS
 
 log = logging.getLogger(__name__)
@@ -323,6 +324,13 @@ class Poller:
                 self._release, [r for b, _ in failed for r in b], now, failed=True
             )
         if answered:
+            # Kept first, as pushes are: what the carrier said outlives a crash right after.
+            kept = [RawPush(client.push_name or client.adapter.name, {}, body, now, "poll")
+                    for _, a in answered for body in a.bodies]  # fmt: skip
+            await asyncio.to_thread(
+                keep_raw, self.engine, kept, now,
+                timedelta(days=self.config.daemon.keep_raw_days),
+            )  # fmt: skip
             updates = [u for _, a in answered for u in a.updates]
             applied = await asyncio.to_thread(
                 apply_updates, self.engine, updates, now, plan=self.plan

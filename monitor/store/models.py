@@ -361,16 +361,16 @@ class LoginThrottle(SQLModel, table=True):
 
 
 class CarrierAnswer(SQLModel, table=True):
-    """A carrier's push body exactly as received (zlib-compressed), with the headers its
-    signature needs: what a disputed timeline is shown from, and what `parcelwatch replay`
-    runs a fixed parser over. Kept `daemon.keep_raw_days` (default 180); one row per distinct
-    body (a re-sent push is the same row)."""
+    """A carrier's push body or poll answer exactly as received (zlib-compressed), with the
+    headers a push's signature needs: what a disputed timeline is shown from, and (pushes)
+    what `parcelwatch replay` runs a fixed parser over. Kept `daemon.keep_raw_days` (default
+    180); one row per distinct body (a re-sent push is the same row)."""
 
     __tablename__ = "carrier_answer"
 
     id: int | None = Field(default=None, primary_key=True)
     api: str  # the push path's name (kuaidi100, 17track, aftership, sim)
-    source: str = "push"
+    source: str = "push"  # push | poll
     received_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     sha256: str = Field(unique=True)  # of the body as received
     headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))

@@ -1,10 +1,11 @@
-"""Carrier push bodies kept as received (table `carrier_answer`).
+"""Carrier push bodies and poll answers kept as received (table `carrier_answer`).
 
 Only pushes whose signature verified and whose body parsed are kept: an unsigned body is
-anyone's, and keeping it would let a stranger fill the store. The body is compressed with
-zlib (Chinese scan texts in JSON shrink about five times); its SHA-256 identifies it, so a
-push the carrier sends again is kept once. Rows older than the retention are deleted at most
-once an hour, by whichever write comes then.
+anyone's, and keeping it would let a stranger fill the store. Every poll answer the parser
+could read is kept (it came from the API's own address, asked by us). The body is compressed
+with zlib (Chinese scan texts in JSON shrink about five times); its SHA-256 identifies it, so
+a push the carrier sends again (or an unchanged poll answer) is kept once. Rows older than
+the retention are deleted at most once an hour, by whichever write comes then.
 """
 
 from __future__ import annotations
@@ -37,16 +38,19 @@ class RawAnswer:
     sha256: str
     headers: dict[str, str]
     body: bytes  # decompressed
+    source: str = "push"  # push | poll
 
 
 @dataclass(frozen=True)
 class RawPush:
-    """A verified push as it arrived, waiting to be kept."""
+    """A verified push, or a poll answer (`source="poll"`), as it arrived, waiting to be
+    kept."""
 
     api: str
     headers: Mapping[str, str]
     body: bytes
     received_at: datetime
+    source: str = "push"
 
     @property
     def sha256(self) -> str:
@@ -56,13 +60,14 @@ class RawPush:
 def keep_raw(
     engine: Engine, pushes: Sequence[RawPush], now: datetime, retention: timedelta
 ) -> None:
-    """Store push bodies in one transaction (the push writer groups them like the updates)."""
+    """Store bodies in one transaction (the push writer groups them like the updates; the
+    poller keeps a round's answers before it stores what they say)."""
     if not pushes:
         return
     rows = [
         {
             "api": p.api,
-            "source": "push",
+            "source": p.source,
             "received_at": p.received_at,
             "sha256": p.sha256,
             "headers": {
@@ -90,7 +95,11 @@ def _due_for_pruning(engine: Engine, now: datetime) -> bool:
 
 
 def raw_answers(
-    engine: Engine, since: datetime, api: str | None = None, batch: int = 500
+    engine: Engine,
+    since: datetime,
+    api: str | None = None,
+    batch: int = 500,
+    source: str | None = None,
 ) -> Iterator[RawAnswer]:
     """Stored bodies received at or after `since`, oldest first, read in batches."""
     last_id = 0
@@ -98,13 +107,16 @@ def raw_answers(
         query = select(CARRIER_ANSWERS).where(C.received_at >= since, C.id > last_id)
         if api is not None:
             query = query.where(C.api == api)
+        if source is not None:
+            query = query.where(C.source == source)
         with engine.connect() as conn:
             rows = list(conn.execute(query.order_by(C.id).limit(batch)))
         if not rows:
             return
         for row in rows:
             yield RawAnswer(row.id, row.api, row.received_at, row.sha256,
-                            dict(row.headers or {}), zlib.decompress(row.body))  # fmt: skip
+                            dict(row.headers or {}), zlib.decompress(row.body),
+                            row.source)  # fmt: skip
         last_id = rows[-1].id
 
 

@@ -154,9 +154,12 @@ def test_staleness_flag_keeps_the_newest_scans_status() -> None:
     body = fixture("kuaidi100_query_advanced.json")
     body["state"] = "202"  # 超时未更新
     body["data"] = body["data"][2:]  # newest scan: 派件 (5)
-    (update,) = run(answer(body), lambda a: a.track([JD])).updates
+    result = run(answer(body), lambda a: a.track([JD]))
+    (update,) = result.updates
     assert update.status is ParcelStatus.OUT_FOR_DELIVERY
     assert update.raw_status == "202"
+    (kept,) = result.bodies  # the answer as received, for the store to keep
+    assert json.loads(kept) == body
 
 
 def test_events_with_only_a_status_name_get_its_code() -> None:

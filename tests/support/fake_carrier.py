@@ -60,7 +60,10 @@ class FakeAdapter:
         error = self._next_error()
         if error is not None:
             raise error
-        return TrackResult(updates=[self.update_for(p.tracking_number) for p in parcels])
+        # The answer's body as an API would send it: one JSON document per call.
+        body = json.dumps({"numbers": [p.tracking_number for p in parcels]}).encode()
+        return TrackResult(updates=[self.update_for(p.tracking_number) for p in parcels],
+                           bodies=[body])  # fmt: skip
 
     async def subscribe(self, parcels: Sequence[ParcelRef], callback_url: str) -> SubscribeResult:
         error = self._next_error()

@@ -4,6 +4,7 @@ leases, carrier health and `carrier_api_failing`, and subscriptions that fall ba
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -14,6 +15,7 @@ from monitor.clock import FixedClock
 from monitor.daemon.poller import CarrierClient, Poller
 from monitor.daemon.tick import run_tick
 from monitor.ingest.tracking import apply_updates
+from monitor.store.raw_answers import raw_answers
 from tests.support.fake_carrier import FakeAdapter
 from tests.support.tracking import CONFIG, JOURNEY, at, seed, shipment
 
@@ -34,6 +36,13 @@ def test_poller_polls_due_parcels_in_batches(engine: Engine) -> None:
     assert sorted(n for call in fake.calls for n in call) == ["730001", "730002", "730003"]
     assert shipment(engine, "O1").status == "in_transit"
     assert shipment(engine, "O1").next_poll_at > clock.now()
+    # Each answer is kept as received, beside the pushes, for evidence; replay skips them.
+    kept = list(raw_answers(engine, clock.now() - timedelta(days=1)))
+    assert {a.source for a in kept} == {"poll"} and len(kept) == 2
+    assert sorted(n for a in kept for n in json.loads(a.body)["numbers"]) == [
+        "730001", "730002", "730003",
+    ]  # fmt: skip
+    assert list(raw_answers(engine, clock.now() - timedelta(days=1), source="push")) == []
 
 
 def test_transient_errors_are_retried_then_recorded_without_losing_the_parcel(
