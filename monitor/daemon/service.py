@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func, select
 
 from alerts.outbox import deliver_due, resend_active
 from alerts.sinks import build_routes
+from carriers.status import ParcelStatus
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.daemon.poller import CarrierClient, Poller
@@ -48,7 +49,13 @@ from monitor.scorecard.weeks import report_zone
 from monitor.store.counts import compact_counts
 from monitor.store.db import make_engine, upgrade
 from monitor.store.locks import run_alone
-from monitor.store.tables import ALERTS, ORDERS, OUTBOX, OUTBOX_DELIVERIES, SHIPMENTS
+from monitor.store.tables import (
+    ALERT_COUNTS,
+    ALERTS,
+    OUTBOX,
+    OUTBOX_DELIVERIES,
+    PARCEL_COUNTS,
+)
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 
@@ -79,8 +86,10 @@ def _total(counter: Counter, **labels: str) -> float:
 
 
 class StatusLine:
-    """The terminal's one line a minute: orders, parcels, open alerts, and the tracking calls
-    and pushed events since the previous line."""
+    """The terminal's one line a minute: orders to ship, parcels on their way, open alerts,
+    and the tracking calls and pushed events since the previous line. The figures are the
+    kept counts /metrics reads (monitor/store/counts.py), so the line costs the same at ten
+    million parcels as at ten."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -88,18 +97,15 @@ class StatusLine:
         self.pushes = _total(EVENTS_INGESTED, source="push")
 
     def line(self) -> str:
+        waiting = PARCEL_COUNTS.c.status == ParcelStatus.AWAITING_SHIPMENT.value
         with self.engine.connect() as conn:
-            orders = conn.execute(select(func.count()).select_from(ORDERS)).scalar() or 0
-            parcels = conn.execute(select(func.count()).select_from(SHIPMENTS)).scalar() or 0
-            alerts = (
-                conn.execute(
-                    select(func.count()).select_from(ALERTS).where(ALERTS.c.state != "resolved")
-                ).scalar()
-                or 0
-            )
+            to_ship = conn.execute(select(func.sum(PARCEL_COUNTS.c.n)).where(waiting)).scalar()
+            moving = conn.execute(select(func.sum(PARCEL_COUNTS.c.n)).where(~waiting)).scalar()
+            alerts = conn.execute(select(func.sum(ALERT_COUNTS.c.n))).scalar()
         polls, pushes = _total(TRACKING_REQUESTS), _total(EVENTS_INGESTED, source="push")
         text = (
-            f"status: {orders} orders, {parcels} parcels, {alerts} open alerts; last minute: "
+            f"status: {int(to_ship or 0)} orders to ship, {int(moving or 0)} parcels on their "
+            f"way, {int(alerts or 0)} open alerts; last minute: "
             f"{polls - self.polls:.0f} tracking calls, {pushes - self.pushes:.0f} pushed events"
         )
         self.polls, self.pushes = polls, pushes
