@@ -363,7 +363,10 @@ def build(path: Path, naive_path: Path, parcels: int, naive: int) -> dict[str, f
 
 def book_mix(path: Path) -> str:
     with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT status, count(*) FROM shipment GROUP BY status").fetchall()
+        rows = conn.execute(
+            "SELECT status, count(*) FROM shipment GROUP BY status UNION ALL "
+            "SELECT 'awaiting_shipment', count(*) FROM sales_order WHERE shipped_at IS NULL"
+        ).fetchall()
     total = sum(n for _, n in rows) or 1
     order = {s: i for i, s in enumerate(STATUSES)}
     rows.sort(key=lambda r: order.get(r[0], len(order)))
