@@ -213,5 +213,15 @@ def _jsonable(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), None)
 
 
+def carrier_wide(
+    kind: str, carrier: Any, since: Any, detail: dict[str, Any], province: Any = None
+) -> dict[str, Any]:
+    """One exception about a carrier (and province), not an order or a parcel: every other
+    subject column empty, whatever columns SUBJECT_COLUMNS gains."""
+    row: dict[str, Any] = dict.fromkeys(EXCEPTION_COLUMNS)
+    return row | {"kind": kind, "severity": "critical", "carrier": carrier,
+                  "province": province, "since": since, "detail": detail}  # fmt: skip
+
+
 def empty_exceptions() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=object) for column in EXCEPTION_COLUMNS})

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from alerts.model import AlertKind, Severity
-from monitor.rules.base import EXCEPTION_COLUMNS, empty_exceptions
+from alerts.model import AlertKind
+from monitor.rules.base import EXCEPTION_COLUMNS, carrier_wide, empty_exceptions
 
 
 def carrier_api_failing(
@@ -22,20 +22,11 @@ def carrier_api_failing(
     if failing.empty:
         return empty_exceptions()
     rows = [
-        {
-            "kind": AlertKind.CARRIER_API_FAILING.value,
-            "severity": Severity.CRITICAL.value,
-            "shipment_id": None,
-            "sales_order_id": None,
-            "order_id": None,
-            "tracking_number": None,
-            "carrier": h.carrier,
-            "warehouse": None,
-            "province": None,
-            "platform": None,
-            "shop": None,
-            "since": h.failing_since + window,
-            "detail": {
+        carrier_wide(
+            AlertKind.CARRIER_API_FAILING.value,
+            h.carrier,
+            h.failing_since + window,
+            detail={
                 "failing_since": h.failing_since.isoformat(),
                 "last_success_at": None
                 if pd.isna(h.last_success_at)
@@ -43,7 +34,7 @@ def carrier_api_failing(
                 "consecutive_failures": int(h.consecutive_failures),
                 "last_error": h.last_error,
             },
-        }
+        )
         for h in failing.itertuples(index=False)
     ]
     return pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))

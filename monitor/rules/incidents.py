@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alerts.model import AlertKind, Severity
-from monitor.rules.base import EXCEPTION_COLUMNS, RuleContext, empty_exceptions
+from alerts.model import AlertKind
+from monitor.rules.base import EXCEPTION_COLUMNS, RuleContext, carrier_wide, empty_exceptions
 from monitor.rules.transit import HEADING_TO_BUYER
 
 TROUBLE_KINDS = (AlertKind.STALLED.value, AlertKind.DELAYED.value)
@@ -62,20 +62,12 @@ def carrier_incidents(
     for cell in firing.itertuples(index=False):
         counts = by_kind.loc[(cell.carrier, cell.province)].dropna().astype(int).to_dict()
         rows.append(
-            {
-                "kind": AlertKind.CARRIER_INCIDENT.value,
-                "severity": Severity.CRITICAL.value,
-                "shipment_id": None,
-                "sales_order_id": None,
-                "order_id": None,
-                "tracking_number": None,
-                "carrier": cell.carrier,
-                "warehouse": None,
-                "province": cell.province,
-                "platform": None,
-                "shop": None,
-                "since": cell.since,
-                "detail": {
+            carrier_wide(
+                AlertKind.CARRIER_INCIDENT.value,
+                cell.carrier,
+                cell.since,
+                province=cell.province,
+                detail={
                     "parcels": int(cell.parcels),
                     "affected": int(cell.affected),
                     "share": round(float(cell.share), 4),
@@ -84,7 +76,7 @@ def carrier_incidents(
                     else round(float(cell.baseline_rate), 4),
                     "by_kind": counts,
                 },
-            }
+            )
         )
     return pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))
 
@@ -130,26 +122,17 @@ def hub_incidents(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame:
     for cell in firing.itertuples(index=False):
         ids = members[(members["carrier"] == cell.carrier) & (members["last_hub"] == cell.last_hub)]
         rows.append(
-            {
-                "kind": AlertKind.HUB_INCIDENT.value,
-                "severity": Severity.CRITICAL.value,
-                "shipment_id": None,
-                "sales_order_id": None,
-                "order_id": None,
-                "tracking_number": None,
-                "carrier": cell.carrier,
-                "warehouse": None,
-                "province": None,
-                "platform": None,
-                "shop": None,
-                "since": since.loc[since.index.isin(ids["shipment_id"])].min(),
-                "detail": {
+            carrier_wide(
+                AlertKind.HUB_INCIDENT.value,
+                cell.carrier,
+                since.loc[since.index.isin(ids["shipment_id"])].min(),
+                detail={
                     "hub": str(cell.last_hub),
                     "parcels": int(cell.parcels),
                     "stalled": int(cell.affected),
                     "share": round(float(cell.share), 4),
                     "usual_share": None if pd.isna(cell.usual) else round(float(cell.usual), 4),
                 },
-            }
+            )
         )
     return pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))
