@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -324,6 +324,25 @@ class EscalationConfig(Strict):
     repeat_max_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 240
 
 
+PENALTY_COLUMNS = ("order_id", "kind", "amount", "charged_at", "platform")
+PenaltyKindName = Literal["late_shipment", "fake_shipment", "late_pickup", "other"]
+
+
+class PenaltiesConfig(Strict):
+    """How a platform's penalty export is read (`parcelwatch penalties import`): further
+    header names per column, tried before the built-in ones, and further wordings of a charge
+    (docs/evidence-and-penalties.md "Penalty exports")."""
+
+    columns: dict[Literal[PENALTY_COLUMNS], list[str]] = {}  # type: ignore[valid-type]
+    kinds: dict[str, PenaltyKindName] = {}
+
+
+class RawPayloadsConfig(Strict):
+    """Carrier bodies kept as received; `retention_days` unset keeps `daemon.keep_raw_days`."""
+
+    retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
 class Config(Strict):
     database: DatabaseConfig = DatabaseConfig()
     warehouses: list[WarehouseConfig] = []
@@ -337,6 +356,13 @@ class Config(Strict):
     # [[maintenance]]: carriers' planned stops, which pause stall and lost clocks
     maintenance: list[MaintenanceWindow] = []
     escalation: EscalationConfig = EscalationConfig()
+    penalties: PenaltiesConfig = PenaltiesConfig()
+    raw_payloads: RawPayloadsConfig = RawPayloadsConfig()
+
+    @property
+    def raw_retention(self) -> timedelta:
+        days = self.raw_payloads.retention_days or self.daemon.keep_raw_days
+        return timedelta(days=days)
 
     @model_validator(mode="after")
     def _escalation_targets_exist(self) -> Config:

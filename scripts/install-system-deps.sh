@@ -11,6 +11,9 @@ PACKAGES=(
     fonts-noto-cjk # CJK glyphs, so province names render in the scorecard's charts
     chromium # the page tests drive it headless (Playwright, no browser download)
     prometheus-alertmanager # the live test of the Alertmanager sink against the real server
+    libpango-1.0-0 # WeasyPrint lays out the evidence PDFs with Pango
+    libpangoft2-1.0-0 # ... and finds the CJK font through fontconfig with it
+    libharfbuzz-subset0 # ... and embeds only the glyphs a pack uses
 )
 
 log() { printf 'install-system-deps: %s\n' "$*"; }

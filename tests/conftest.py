@@ -37,6 +37,8 @@ TABLES = (
     "alert_count",
     "alert_province_count",
     "stalled_count",
+    "carrier_answer_number",
+    "penalty",
 )
 
 

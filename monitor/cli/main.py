@@ -21,6 +21,8 @@ COMMANDS = {
     "silences": "silences:silences",
     "scorecard": "scorecard:scorecard",
     "replay": "replay:replay",
+    "evidence": "evidence:evidence",
+    "penalties": "penalties:penalties",
     "hash-password": "setup:hash_password_command",
     "db": "setup:db",
     "sample": "run:sample",

@@ -93,6 +93,11 @@ class _HonourRetryAfter(wait_base):
         return float(self.fallback(retry_state)) * self.scale
 
 
+def _numbers(rows: Sequence[Any]) -> tuple[str, ...]:
+    """The numbers a call asked about: what its answer is kept as speaking of."""
+    return tuple(sorted({str(r.tracking_number) for r in rows}))
+
+
 def _refs(rows: Sequence[Any], config: Config) -> list[ParcelRef]:
     origin = {w.id: w.province for w in config.warehouses}
     return [
@@ -325,11 +330,12 @@ class Poller:
             )
         if answered:
             # Kept first, as pushes are: what the carrier said outlives a crash right after.
-            kept = [RawPush(client.push_name or client.adapter.name, {}, body, now, "poll")
-                    for _, a in answered for body in a.bodies]  # fmt: skip
+            api = client.push_name or client.adapter.name
+            kept = [RawPush(api, {}, body, now, "poll", _numbers(batch))
+                    for batch, a in answered for body in a.bodies]  # fmt: skip
             await asyncio.to_thread(
                 keep_raw, self.engine, kept, now,
-                timedelta(days=self.config.daemon.keep_raw_days),
+                self.config.raw_retention,
             )  # fmt: skip
             updates = [u for _, a in answered for u in a.updates]
             applied = await asyncio.to_thread(

@@ -31,8 +31,11 @@ from carriers.sim.server import create_app as create_sim_app
 from monitor.config import Config, parse_config
 from monitor.daemon.carrier_clients import build_clients
 from monitor.daemon.service import Daemon
+from monitor.demo.penalties import penalty_sample, write_penalties
 from monitor.demo.sample import DEMO_WAREHOUSES, generate_shop, write_csv
+from monitor.evidence.penalties import store_lines
 from monitor.ingest import import_file
+from monitor.ingest.penalty_file import read_penalties
 from monitor.store.silences import create_silence
 from monitor.web.auth import hash_token
 from monitor.web.sessions import hash_password
@@ -151,7 +154,9 @@ def run_demo(
         db_url, sim_url=sim.url, public_url=public_url, token=token, password=password
     )
     export = DEMO_DIR / "sample-orders.csv"
-    prepare_shop(start, orders, seed, world, export)
+    rows = prepare_shop(start, orders, seed, world, export)
+    penalties = DEMO_DIR / "sample-penalties.csv"
+    write_penalties(penalty_sample(rows, seed=seed, now=start), penalties)
 
     async def main() -> None:
         async with httpx.AsyncClient(timeout=httpx.Timeout(20.0)) as http:
@@ -161,9 +166,13 @@ def run_demo(
             create_silence(daemon.engine, {"carrier": "ems"}, clock.now(),
                            clock.now() + timedelta(days=7), "演示：EMS 延误已知，暂不通知",
                            "demo", clock.now())  # fmt: skip
+            charged = read_penalties(penalties, config.penalties)
+            store_lines(daemon.engine, charged.lines, clock.now())
             out.print(
                 f"shop: {report.counts.inserted} orders imported from {export}; "
-                f"{len(world)} parcels handed to the carrier simulator at {sim.url}",
+                f"{len(world)} parcels handed to the carrier simulator at {sim.url}; "
+                f"{len(charged.lines)} platform charges from {penalties} "
+                "(judged by `parcelwatch penalties report`)",
                 highlight=False,
             )
             out.print(
@@ -174,7 +183,9 @@ def run_demo(
                 f"  metrics           {public_url}/metrics\n"
                 f"  ready?            {public_url}/readyz\n"
                 f"  lead API token    {token}\n"
-                f"  from a terminal   PARCELWATCH_DATABASE_URL={db_url} parcelwatch alerts list",
+                f"  from a terminal   PARCELWATCH_DATABASE_URL={db_url} parcelwatch alerts list\n"
+                f"  appeal evidence   PARCELWATCH_DATABASE_URL={db_url} parcelwatch penalties "
+                "report",
                 highlight=False,
             )
             await daemon.server(host, port).serve()

@@ -221,6 +221,7 @@ COMMUNITIES: Final = (
 
 Event = tuple[datetime, str]
 HOUR: Final = timedelta(hours=1)
+DAY: Final = timedelta(days=1)
 
 
 def _parse_clock(value: str) -> time:
@@ -390,7 +391,7 @@ def _tail_kind(rng: random.Random, carrier: CarrierModel) -> str:
     return rng.choices(list(weights), list(weights.values()))[0]
 
 
-def _fmt(moment: datetime | None, zone: ZoneInfo) -> str:
+def format_local(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
@@ -426,7 +427,7 @@ def generate_shop(
                 "平台": platform,
                 "店铺": shop,
                 "仓库": wh.id,
-                "付款时间": _fmt(paid, wh.zone),
+                "付款时间": format_local(paid, wh.zone),
                 "收货省份": province_column,
                 "收货城市": city,
                 "收货地址": address,
@@ -443,7 +444,7 @@ def generate_shop(
             {
                 "快递公司": carrier.name,
                 "快递单号": _tracking_number(rng, carrier, used_numbers),
-                "发货时间": _fmt(shipped, wh.zone),
+                "发货时间": format_local(shipped, wh.zone),
                 "物流状态": LABEL_CREATED,
             }
         )
@@ -489,7 +490,7 @@ def _split_and_merge(
             earlier = paid - timedelta(hours=rng.uniform(*MERGE_PAID_BEFORE_HOURS))
             other, prefix = dict(row), row["订单编号"].rstrip("0123456789")
             other["订单编号"] = f"{prefix}{earlier:%y%m%d}{merged_seq:07d}"
-            other["付款时间"] = _fmt(earlier, zone)
+            other["付款时间"] = format_local(earlier, zone)
             other["实付金额"] = f"{rng.uniform(9.9, 199.0):.2f}"
             extra.append(other)
     # Still oldest payment first (the times are all in one zone, so their text sorts).
@@ -502,9 +503,9 @@ def _apply_events(row: dict[str, str], events: list[Event], now: datetime, zone:
         return
     delivered = next((t for t, status in seen if status == DELIVERED), None)
     last_at, status = seen[-1]
-    row["揽收时间"] = _fmt(seen[0][0], zone)
-    row["签收时间"] = _fmt(delivered, zone)
-    row["最后更新时间"] = _fmt(last_at, zone)
+    row["揽收时间"] = format_local(seen[0][0], zone)
+    row["签收时间"] = format_local(delivered, zone)
+    row["最后更新时间"] = format_local(last_at, zone)
     row["物流状态"] = status
 
 

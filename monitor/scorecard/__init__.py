@@ -11,7 +11,7 @@ charts. `refresh_lane_stats` (lanes.py) is the job that learns per-lane transit 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from monitor.config import Config
 from monitor.scorecard import kpis, ranking
 from monitor.scorecard.lanes import refresh_lane_stats
+from monitor.scorecard.penalties import penalty_costs, with_penalty_costs
 from monitor.scorecard.recommend import Recommendation, recommend
 from monitor.scorecard.weeks import Week, WeekError, report_zone
 from monitor.store.lanes import load_lane_expectations
@@ -52,6 +53,8 @@ class Scorecard:
     trend: pd.DataFrame  # the national rows of every loaded week, oldest first
     transit_spread: pd.DataFrame  # the report week's transit percentiles per carrier
     min_parcels: int
+    # Charged for the carrier's lateness that week, per carrier (province None) and lane.
+    penalties: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_scorecard(engine: Engine, config: Config, week: str | None, now: datetime) -> Scorecard:
@@ -76,6 +79,8 @@ def build_scorecard(engine: Engine, config: Config, week: str | None, now: datet
 
     rows = scored[scored["week"] == target.label].drop(columns=["week"])
     rows = _ordered(rows)
+    penalties = penalty_costs(engine, config, target.start(zone), target.end(zone), now)
+    rows = with_penalty_costs(rows, penalties)
     pickup_week = kpis.week_index(frame["picked_up_at"], starts)
     spread = kpis.transit_spread(frame, outcomes, pickup_week == len(weeks) - 1)
     trend = scored[scored["province"].isna()].drop(columns=["province"])
@@ -89,6 +94,7 @@ def build_scorecard(engine: Engine, config: Config, week: str | None, now: datet
         trend=trend.sort_values(["week", "carrier"]).reset_index(drop=True),
         transit_spread=spread,
         min_parcels=config.scorecard.min_parcels,
+        penalties=penalties,
     )
 
 

@@ -81,6 +81,8 @@ ROW_FIELDS = (
     "loss_ratio_change",
     "stall_ratio_change",
     "score_change",
+    "penalty_lines",
+    "penalty_yuan",
 )
 
 
@@ -109,7 +111,21 @@ def as_dict(scorecard: Scorecard) -> dict[str, Any]:
         "week": scorecard.week,
         "rows": row_records(scorecard),
         "recommendations": [r.as_dict() for r in scorecard.recommendations],
+        "penalties": penalty_records(scorecard),
     }
+
+
+def penalty_records(scorecard: Scorecard) -> list[dict[str, Any]]:
+    """Charges for the carrier's lateness: per carrier (province null), then per lane."""
+    frame = scorecard.penalties
+    if frame.empty:
+        return []
+    return [
+        {"carrier": c, "province": p if isinstance(p, str) else None, "lines": int(n),
+         "yuan": round(float(y), 2)}
+        for c, p, n, y in frame[["carrier", "province", "penalty_lines", "penalty_yuan"]]
+        .itertuples(index=False, name=None)
+    ]  # fmt: skip
 
 
 def to_json(scorecard: Scorecard) -> str:
@@ -254,6 +270,20 @@ RECOMMENDATION_HEADERS = (
 )  # fmt: skip
 
 
+PENALTY_HEADERS = ("Carrier", "Province", "Charges", "Yuan")
+PENALTY_NOTE = (
+    "Platform charges judged fair and the carrier's: the tracking number was uploaded in time "
+    "and the pickup scan came late (docs/evidence-and-penalties.md)."
+)
+
+
+def _penalty_cells(scorecard: Scorecard) -> list[list[str]]:
+    return [
+        [r["carrier"], r["province"] or "National", str(r["lines"]), f"{r['yuan']:.2f}"]
+        for r in penalty_records(scorecard)
+    ]
+
+
 def to_markdown(scorecard: Scorecard) -> str:
     lines = [f"# Carrier scorecard {scorecard.week}", "", _period(scorecard), ""]
     lines += ["## Recommendations", ""]
@@ -261,6 +291,9 @@ def to_markdown(scorecard: Scorecard) -> str:
         lines += _md_table(RECOMMENDATION_HEADERS, _recommendation_cells(scorecard))
     else:
         lines.append("No province has a carrier with enough parcels to rank.")
+    if not scorecard.penalties.empty:
+        lines += ["", "## Penalties charged for the carrier's lateness", "", PENALTY_NOTE, ""]
+        lines += _md_table(PENALTY_HEADERS, _penalty_cells(scorecard))
     for province, rows in _groups(scorecard):
         lines += ["", f"## {province or 'National'}", ""]
         lines += _md_table(
@@ -334,6 +367,11 @@ def to_html(scorecard: Scorecard) -> str:
         )
     else:
         parts.append("<p>No province has a carrier with enough parcels to rank.</p>")
+    if not scorecard.penalties.empty:
+        parts.append("<h2>Penalties charged for the carrier's lateness</h2>")
+        parts.append(f'<p class="note">{escape(PENALTY_NOTE)}</p>')
+        cells = _penalty_cells(scorecard)
+        parts.append(_html_table(PENALTY_HEADERS, cells, {0, 1}, [""] * len(cells)))
     parts += [
         "<h2>Charts</h2>",
         _img(main_chart_png(scorecard), "On-time ratio by carrier and province"),

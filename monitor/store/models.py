@@ -453,3 +453,33 @@ class StalledCount(SQLModel, table=True):
     carrier: str | None = None
     province: str | None = None
     n: int
+
+
+class CarrierAnswerNumber(SQLModel, table=True):
+    """Which tracking numbers a kept carrier answer speaks of (a 17TRACK poll answers up to 40
+    at once), so that an order's evidence pack finds the bodies of its parcels by index
+    (docs/evidence-and-penalties.md "Raw bodies in the pack")."""
+
+    __tablename__ = "carrier_answer_number"
+
+    sha256: str = Field(primary_key=True)  # carrier_answer.sha256
+    tracking_number: str = Field(primary_key=True, index=True)
+
+
+class Penalty(SQLModel, table=True):
+    """One line of a platform's penalty or compensation export (`parcelwatch penalties
+    import`), as the platform charged it; whether it is contestable is judged when the report
+    is made, from the evidence held then (docs/evidence-and-penalties.md "Reconciliation")."""
+
+    __tablename__ = "penalty"
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    order_id: str = Field(index=True)  # the platform's order id, as the export gives it
+    kind: str  # late_shipment | fake_shipment | late_pickup | other
+    kind_text: str  # the export's own words (违规类型 / 赔付类型)
+    amount: float  # yuan
+    charged_at: datetime | None = _utc()
+    source: str  # the file's name and line, for the reader of a report
+    line_hash: str = Field(unique=True)  # of the mapped fields: a re-import adds nothing
+    imported_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

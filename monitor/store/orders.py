@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from monitor.store.tables import ORDER_PARCELS, ORDERS, SHIPMENTS, TRACKING_EVENTS
+from monitor.store.tables import ALERTS, ORDER_PARCELS, ORDERS, SHIPMENTS, TRACKING_EVENTS
 
 ORD, S, L, E = ORDERS.c, SHIPMENTS.c, ORDER_PARCELS.c, TRACKING_EVENTS.c
 # Bookkeeping that says nothing to a reader of the order.
@@ -114,3 +114,27 @@ def order_document(view: OrderView) -> dict[str, Any]:
     document["status"] = first.get("status", "awaiting_shipment")
     document["events"] = first.get("events", [])
     return document
+
+
+def orders_of_alerts(engine: Engine, alert_ids: list[int]) -> list[tuple[str, str]]:
+    """(order id, platform) of every order these alerts concern: an order alert's own, and
+    every order a parcel alert's parcel carries; carrier-wide alerts concern none."""
+    a = ALERTS.c
+    if not alert_ids:
+        return []
+    own = select(a.sales_order_id.label("pk")).where(
+        a.id.in_(alert_ids), a.sales_order_id.is_not(None)
+    )
+    carried = (
+        select(L.sales_order_id.label("pk"))
+        .select_from(ORDER_PARCELS.join(ALERTS, a.shipment_id == L.shipment_id))
+        .where(a.id.in_(alert_ids))
+    )
+    wanted = own.union(carried).subquery()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(ORD.order_id, ORD.platform)
+            .where(ORD.id.in_(select(wanted.c.pk)))
+            .order_by(ORD.id)
+        ).all()
+    return [(str(r.order_id), str(r.platform)) for r in rows]

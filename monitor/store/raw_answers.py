@@ -6,23 +6,32 @@ could read is kept (it came from the API's own address, asked by us). The body i
 with zlib (Chinese scan texts in JSON shrink about five times); its SHA-256 identifies it, so
 a push the carrier sends again (or an unchanged poll answer) is kept once. Rows older than
 the retention are deleted at most once an hour, by whichever write comes then.
+
+Each body is linked to the tracking numbers it speaks of (`carrier_answer_number`), so an
+order's evidence pack reads its parcels' bodies by index rather than by opening every body
+(docs/evidence-and-penalties.md "Raw bodies in the pack").
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import unquote_plus
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.store.tables import CARRIER_ANSWERS
+from monitor.store.tables import CARRIER_ANSWER_NUMBERS, CARRIER_ANSWERS
 
 C = CARRIER_ANSWERS.c
+N = CARRIER_ANSWER_NUMBERS.c
+# Tracking numbers are 6 to 40 letters and digits (SF1234567890123, EA123456789CN, JDVA...).
+_NUMBER_LIKE = re.compile(rb"[A-Za-z0-9]{6,40}")
 PRUNE_EVERY = timedelta(hours=1)
 # Headers a signature may be in; the rest (cookies, proxies' additions) is not kept.
 SIGNATURE_HEADERS = ("sign", "aftership-hmac-sha256", "content-type", "user-agent")
@@ -51,6 +60,7 @@ class RawPush:
     body: bytes
     received_at: datetime
     source: str = "push"
+    numbers: tuple[str, ...] = ()  # the tracking numbers it speaks of
 
     @property
     def sha256(self) -> str:
@@ -77,11 +87,18 @@ def keep_raw(
         }
         for p in pushes
     ]
+    pairs = sorted({(p.sha256, n) for p in pushes for n in p.numbers})
+    links = [{"sha256": sha, "tracking_number": number} for sha, number in pairs]
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     insert = dialect.insert(CARRIER_ANSWERS).on_conflict_do_nothing(index_elements=["sha256"])
+    link = dialect.insert(CARRIER_ANSWER_NUMBERS).on_conflict_do_nothing()
     with engine.begin() as conn:
         conn.execute(insert, rows)
+        if links:
+            conn.execute(link, links)
         if _due_for_pruning(engine, now):
+            old = select(C.sha256).where(C.received_at < now - retention)
+            conn.execute(delete(CARRIER_ANSWER_NUMBERS).where(N.sha256.in_(old)))
             conn.execute(delete(CARRIER_ANSWERS).where(C.received_at < now - retention))
 
 
@@ -123,3 +140,39 @@ def raw_answers(
 def count_raw(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(CARRIER_ANSWERS)).scalar_one())
+
+
+def numbers_in(body: bytes) -> set[str]:
+    """Every number-like token of a body, a form-encoded one (a Kuaidi100 push) decoded
+    first: what links answers kept before the links existed to their parcels."""
+    if b"%22" in body or b"%7B" in body:
+        body = unquote_plus(body.decode("utf-8", "replace")).encode()
+    return {token.decode() for token in _NUMBER_LIKE.findall(body)}
+
+
+def answers_about(engine: Engine, numbers: Iterable[str]) -> dict[str, list[RawAnswer]]:
+    """The kept bodies that speak of each of these tracking numbers, oldest first."""
+    wanted = sorted(set(numbers))
+    found: dict[str, list[RawAnswer]] = {number: [] for number in wanted}
+    if not wanted:
+        return found
+    query = (
+        select(N.tracking_number, CARRIER_ANSWERS)
+        .select_from(CARRIER_ANSWER_NUMBERS.join(CARRIER_ANSWERS, C.sha256 == N.sha256))
+        .where(N.tracking_number.in_(wanted))
+        .order_by(C.received_at, C.id)
+    )
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            found[row.tracking_number].append(
+                RawAnswer(
+                    row.id,
+                    row.api,
+                    row.received_at,
+                    row.sha256,
+                    dict(row.headers or {}),
+                    zlib.decompress(row.body),
+                    row.source,
+                )
+            )
+    return found

@@ -16,6 +16,7 @@ from monitor.store.models import (
     AlertEvent,
     AlertProvinceCount,
     CarrierAnswer,
+    CarrierAnswerNumber,
     CarrierHealth,
     LaneStats,
     LoginThrottle,
@@ -24,6 +25,7 @@ from monitor.store.models import (
     OutboxDelivery,
     OutboxMessage,
     ParcelCount,
+    Penalty,
     SalesOrder,
     ScorecardReport,
     Shipment,
@@ -60,3 +62,5 @@ PARCEL_COUNTS = table_of(ParcelCount)
 ALERT_COUNTS = table_of(AlertCount)
 ALERT_PROVINCE_COUNTS = table_of(AlertProvinceCount)
 STALLED_COUNTS = table_of(StalledCount)
+CARRIER_ANSWER_NUMBERS = table_of(CarrierAnswerNumber)
+PENALTIES = table_of(Penalty)

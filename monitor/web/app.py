@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from monitor import __version__
 from monitor.web.api import build_api_router
 from monitor.web.context import AppContext
+from monitor.web.evidence_api import build_evidence_router
 from monitor.web.limits import BodyLimit
 from monitor.web.maintenance_api import build_maintenance_router
 from monitor.web.ops import build_ops_router
@@ -47,6 +48,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         build_ops_router(ctx),
         build_webhook_router(ctx),
         build_api_router(ctx),
+        build_evidence_router(ctx),
         build_silences_router(ctx),
         build_maintenance_router(ctx),
         build_page_router(ctx),

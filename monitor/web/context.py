@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -38,8 +38,7 @@ class AppContext:
         self.push_writer = PushWriter(self._store_pushed, self._keep_raw)
 
     def _keep_raw(self, pushes: Sequence[RawPush]) -> None:
-        keep = timedelta(days=self.config.daemon.keep_raw_days)
-        keep_raw(self.engine, pushes, self.clock.now(), keep)
+        keep_raw(self.engine, pushes, self.clock.now(), self.config.raw_retention)
 
     def _store_pushed(self, updates: Sequence[TrackingUpdate]) -> None:
         apply_updates(self.engine, updates, self.clock.now(), subscribed=True, plan=self.plan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from carriers.registry import CARRIERS
+from monitor.names import PLATFORM_NAMES, STATUS_NAMES, carrier_name
 
 LANGUAGES = ("zh", "en")
 
@@ -46,6 +46,10 @@ KIND_NAMES = {
 
 TEXT = {
     "zh": {
+        "evidence": "申诉证据", "evidence_zip": "证据包 (zip)", "evidence_bulk": "导出申诉证据",
+        "penalty_costs": "因快递原因被平台罚款", "penalty_lines": "笔数", "penalty_yuan": "金额",
+        "penalty_costs_note": "本周平台处罚中，运单号按时上传、快递揽收超时的部分"
+        "（由快递造成的损失）。",
         "title": "异常队列", "all": "全部", "state": "状态", "kind": "类型", "severity": "级别",
         "warehouse": "仓库", "carrier": "快递", "province": "省份", "platform": "平台",
         "filter": "筛选", "export": "导出 CSV", "sort": "排序", "sort_severity": "按级别",
@@ -84,6 +88,12 @@ TEXT = {
         "per_day": "{first} 至 {last}", "held_by": "异常事件 #{id} 暂缓通知的告警",
     },
     "en": {
+        "evidence": "Appeal evidence", "evidence_zip": "pack (zip)",
+        "evidence_bulk": "Export appeal evidence",
+        "penalty_costs": "Platform charges caused by the carrier", "penalty_lines": "Charges",
+        "penalty_yuan": "Amount",
+        "penalty_costs_note": "This week's platform charges where the number was uploaded in "
+        "time and the carrier's pickup scan came late.",
         "title": "Exception queue", "all": "All", "state": "State", "kind": "Kind",
         "severity": "Severity", "warehouse": "Warehouse", "carrier": "Carrier",
         "province": "Province", "platform": "Platform", "filter": "Filter",
@@ -134,38 +144,6 @@ TEXT = {
 
 # The closed vocabularies of the pages: every canonical value a page can show has a name in
 # both languages (tests/monitor/web/test_sentences.py checks that none is missing).
-STATUS_NAMES = {
-    "zh": {
-        "awaiting_shipment": "待发货",
-        "label_created": "已打单待揽收",
-        "picked_up": "已揽收",
-        "in_transit": "运输中",
-        "out_for_delivery": "派件中",
-        "available_for_pickup": "待取件",
-        "delivered": "已签收",
-        "delivery_failed": "派送失败",
-        "returning": "退回中",
-        "returned": "已退回",
-        "rejected": "拒签",
-        "exception": "异常",
-        "unknown": "未知",
-    },
-    "en": {
-        "awaiting_shipment": "Awaiting shipment",
-        "label_created": "Label created",
-        "picked_up": "Picked up",
-        "in_transit": "In transit",
-        "out_for_delivery": "Out for delivery",
-        "available_for_pickup": "Ready for collection",
-        "delivered": "Delivered",
-        "delivery_failed": "Delivery failed",
-        "returning": "Being returned",
-        "returned": "Returned",
-        "rejected": "Refused",
-        "exception": "Exception",
-        "unknown": "Unknown",
-    },
-}
 SUB_REASON_NAMES = {
     "zh": {
         "lost": "丢失",
@@ -190,28 +168,6 @@ SUB_REASON_NAMES = {
         "customs": "customs hold",
         "held": "held at the outlet",
         "other": "other reason",
-    },
-}
-PLATFORM_NAMES = {
-    "zh": {
-        "taobao": "淘宝",
-        "tmall": "天猫",
-        "pinduoduo": "拼多多",
-        "jd": "京东",
-        "douyin": "抖音",
-        "kuaishou": "快手",
-        "weixin": "微信小店",
-        "other": "其他平台",
-    },
-    "en": {
-        "taobao": "Taobao",
-        "tmall": "Tmall",
-        "pinduoduo": "Pinduoduo",
-        "jd": "JD",
-        "douyin": "Douyin",
-        "kuaishou": "Kuaishou",
-        "weixin": "WeChat shop",
-        "other": "Other",
     },
 }
 # What the history of an alert says happened (alert_event.action), and who "system" is.
@@ -280,15 +236,6 @@ STATE_NAMES = {
     "en": {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved",
            "active": "Unresolved", "all": "All"},
 }  # fmt: skip
-
-
-def carrier_name(code: str | None, lang: str) -> str:
-    if not code:
-        return ""
-    info = CARRIERS.get(code)
-    if info is None:
-        return code
-    return info.name_zh if lang == "zh" else info.name_en
 
 
 class Labels:

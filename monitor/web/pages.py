@@ -36,10 +36,12 @@ from monitor.alert_queue import (
     list_alerts,
 )
 from monitor.config import PLATFORMS
-from monitor.store.orders import Ambiguous, find_order
+from monitor.evidence.documents import Document, bundle
+from monitor.store.orders import Ambiguous, find_order, orders_of_alerts
 from monitor.store.silences import create_silence
 from monitor.store.web_auth import clear_failures, locked_until, record_failure
 from monitor.web.context import AppContext
+from monitor.web.evidence_api import attachment, evidence_packs
 from monitor.web.i18n import KIND_NAMES, LANGUAGES, TEXT, Labels, pick_language
 from monitor.web.queue_view import QueueFilter, held_members, last_locations, with_sentences
 from monitor.web.security import client_address
@@ -291,13 +293,15 @@ def build_router(ctx: AppContext) -> APIRouter:
         form = await request.form()
         viewer = writer(request, str(form.get("csrf") or ""))
         action = str(form.get("action") or "")
+        ids = [int(str(v)) for v in form.getlist("ids") if str(v).isdigit()]
+        if action == "evidence":  # a download: the selected alerts' orders, one pack each
+            return _evidence_zip(ids, pick_language(request))
         if action not in BULK_ACTIONS:
-            raise HTTPException(400, "bulk actions are ack, resolve and assign")
+            raise HTTPException(400, "bulk actions are ack, resolve, assign and evidence")
         # Assigning without a name takes the lead's own ("assign to me").
         assignee = (
             (str(form.get("assignee") or "").strip() or viewer.name) if action == "assign" else None
         )
-        ids = [int(str(v)) for v in form.getlist("ids") if str(v).isdigit()]
         for alert_id in ids:
             try:
                 _act(alert_id, action, viewer, str(form.get("note") or "") or None, assignee, None)
@@ -305,6 +309,17 @@ def build_router(ctx: AppContext) -> APIRouter:
                 if exc.status_code != 409:  # already done by someone else: fine in bulk
                     raise
         return RedirectResponse(_safe_next(str(form.get("next") or "/")), status_code=303)
+
+    def _evidence_zip(alert_ids: list[int], lang: str) -> Response:
+        refs = orders_of_alerts(ctx.engine, [i for i in alert_ids if i <= MAX_ID])
+        if not refs:
+            raise HTTPException(
+                400, "select alerts about orders or parcels (carrier-wide alerts have no order)"
+            )
+        now = ctx.clock.now()
+        packs = evidence_packs(ctx, list(refs), lang, now)
+        name = f"evidence-{now:%Y%m%d-%H%M}.zip"
+        return attachment(Document(bundle(packs), "application/zip", name))
 
     def _act(alert_id: int, action: str, viewer: Viewer, note: str | None,
              assignee: str | None, until: str | None) -> None:  # fmt: skip

@@ -13,7 +13,7 @@ import pandas as pd
 
 from monitor.scorecard import Scorecard, charts
 from monitor.scorecard.recommend import Recommendation
-from monitor.scorecard.render import main_chart_png
+from monitor.scorecard.render import main_chart_png, penalty_records
 from monitor.scorecard.weeks import Week
 from monitor.web.i18n import Labels
 
@@ -132,4 +132,8 @@ def scorecard_values(card: Scorecard, lang: str) -> dict[str, Any]:
             _png(charts.trend_chart(card.trend, lang)),
         ],
         "next_week": str(week.shift(1)),
+        "penalties": [
+            r | {"carrier": names.carrier(r["carrier"]), "yuan": f"{r['yuan']:.2f}"}
+            for r in penalty_records(card)
+        ],
     }

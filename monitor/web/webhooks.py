@@ -48,7 +48,8 @@ def build_webhook_router(ctx: AppContext) -> APIRouter:
             raise HTTPException(400, f"malformed push: {exc}") from exc
         allowed = ctx.push_carriers.get(api)
         updates = [replace(u, carriers_allowed=allowed) for u in parsed.updates]
-        raw = RawPush(api, dict(request.headers), body, ctx.clock.now())
+        numbers = tuple(sorted({u.tracking_number for u in updates}))
+        raw = RawPush(api, dict(request.headers), body, ctx.clock.now(), numbers=numbers)
         await ctx.push_writer.submit(updates, raw)
         return Response(parsed.reply_body, media_type=parsed.reply_content_type)
 

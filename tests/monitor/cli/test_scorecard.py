@@ -41,7 +41,7 @@ def test_cli_prints_json(shop_dir: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert list(data) == ["week", "rows", "recommendations"]
+    assert list(data) == ["week", "rows", "recommendations", "penalties"]
     assert data["week"] == "2026-W47" and data["rows"] and data["recommendations"]
 
 

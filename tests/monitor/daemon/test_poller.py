@@ -15,7 +15,7 @@ from monitor.clock import FixedClock
 from monitor.daemon.poller import CarrierClient, Poller
 from monitor.daemon.tick import run_tick
 from monitor.ingest.tracking import apply_updates
-from monitor.store.raw_answers import raw_answers
+from monitor.store.raw_answers import answers_about, raw_answers
 from tests.support.fake_carrier import FakeAdapter
 from tests.support.tracking import CONFIG, JOURNEY, at, seed, shipment
 
@@ -43,6 +43,10 @@ def test_poller_polls_due_parcels_in_batches(engine: Engine) -> None:
         "730001", "730002", "730003",
     ]  # fmt: skip
     assert list(raw_answers(engine, clock.now() - timedelta(days=1), source="push")) == []
+    # ... and linked to the numbers it was asked about, for their orders' evidence packs.
+    linked = answers_about(engine, ["730001", "730002", "730003"])
+    assert all(len(bodies) == 1 for bodies in linked.values())
+    assert linked["730001"][0].sha256 != linked["730003"][0].sha256  # two batches
 
 
 def test_transient_errors_are_retried_then_recorded_without_losing_the_parcel(

@@ -12,6 +12,8 @@ import pytest
 
 from carriers.status import STATUS_NAMES_ZH
 from monitor.calendar import ShippingCalendar
+from monitor.config import PenaltiesConfig
+from monitor.demo.penalties import penalty_sample, write_penalties
 from monitor.demo.sample import (
     CARRIERS,
     DEMO_WAREHOUSES,
@@ -20,7 +22,9 @@ from monitor.demo.sample import (
     generate_shop,
     write_csv,
 )
+from monitor.evidence.verdict import PenaltyKind
 from monitor.geo import distance_band, normalize_province, province_from_address
+from monitor.ingest.penalty_file import read_penalties
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TUESDAY_EVENING = datetime(2026, 11, 24, 20, 0, tzinfo=SHANGHAI)
@@ -236,3 +240,22 @@ def test_write_csv_round_trips(tmp_path: Path, encoding: str) -> None:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == HEADERS
         assert list(reader) == rows
+
+
+def test_the_penalty_sample_reads_back_and_charges_shipped_orders(tmp_path: Path) -> None:
+    rows = shop(TUESDAY_EVENING)
+    lines = penalty_sample(rows, seed=7, now=TUESDAY_EVENING)
+    path = tmp_path / "penalties.csv"
+    write_penalties(lines, path)
+    read = read_penalties(path, PenaltiesConfig())
+    assert read.errors == [] and read.unmapped_kinds == set()
+    assert len(read.lines) == 41
+    shipped = {r["订单编号"]: r for r in rows if r["发货时间"]}
+    known = [line for line in read.lines if line.order_id in shipped]
+    assert len(known) == 40  # and one order the shop does not hold
+    assert {line.kind for line in read.lines} <= {PenaltyKind.LATE_SHIPMENT,
+                                                  PenaltyKind.FAKE_SHIPMENT,
+                                                  PenaltyKind.LATE_PICKUP}  # fmt: skip
+    for line in known:
+        assert line.charged_at is not None and line.charged_at < TUESDAY_EVENING
+        assert line.platform != "other"

@@ -21,7 +21,7 @@ from tests.support.scorecard import (
 def test_json_has_the_contract_shape(sqlite_engine: Engine) -> None:
     shop(sqlite_engine)
     data = json.loads(render.to_json(scorecard(sqlite_engine)))
-    assert set(data) == {"week", "rows", "recommendations"}
+    assert set(data) == {"week", "rows", "recommendations", "penalties"}
     assert data["week"] == "2026-W47"
     required = {
         "carrier",
@@ -94,6 +94,7 @@ def test_an_empty_week_renders(sqlite_engine: Engine) -> None:
         "week": "2026-W47",
         "rows": [],
         "recommendations": [],
+        "penalties": [],
     }
     assert "No province" in render.to_markdown(card)
     assert render.to_html(card).count("data:image/png") == 3

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from carriers.status import SUB_REASONS, ParcelStatus
 from monitor.alert_queue import AlertFilter, act, list_alerts
 from monitor.clock import FixedClock
 from monitor.config import PLATFORMS
+from monitor.evidence.pack import verify
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 from tests.monitor.web.lead_shop import NOW, PASSWORD, lead_config, seed
@@ -204,6 +206,25 @@ def test_bulk_assign_and_assigned_to_me_in_the_url(shop: tuple[Engine, str], bro
     }
     assert shown == set(chosen)
     assert_readable(page, "en", "mine")
+    page.context.close()
+
+
+def test_bulk_evidence_downloads_a_pack_per_order(shop: tuple[Engine, str], browser: Any) -> None:
+    """The queue's bulk action for appeals: the selected alerts' orders, one pack each."""
+    _, base = shop
+    page = signed_in(browser, base, 1440, "zh")
+    page.goto(f"{base}/?kind=delayed")  # parcel alerts: each parcel's orders
+    boxes = page.locator("#queue-rows input[name=ids]")
+    assert boxes.count() >= 2
+    for i in range(2):
+        boxes.nth(i).check()
+    with page.expect_download() as download:
+        page.click("#bulk-evidence")
+    path = download.value.path()
+    with zipfile.ZipFile(path) as archive:
+        packs = [n for n in archive.namelist() if n.endswith(".zip")]
+        assert len(packs) >= 2  # a merged parcel brings each of its orders
+        assert all(verify(archive.read(name)) == [] for name in packs)
     page.context.close()
 
 
