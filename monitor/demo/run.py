@@ -82,6 +82,9 @@ def demo_config(db_url: str, *, sim_url: str, public_url: str, token: str, passw
     )
 
 
+PICKUP_DUE = timedelta(hours=24)  # Pinduoduo's fake-shipment window (docs/rules.md)
+
+
 def demo_holds(start: datetime) -> tuple[HubHold, ...]:
     """ZTO's Shanghai Qingpu hub holds parcels from five days before the demo starts until
     ten days after (24 minutes of the demo at its default speed), so the demo shows one hub
@@ -156,7 +159,9 @@ def run_demo(
     export = DEMO_DIR / "sample-orders.csv"
     rows = prepare_shop(start, orders, seed, world, export)
     penalties = DEMO_DIR / "sample-penalties.csv"
-    write_penalties(penalty_sample(rows, seed=seed, now=start), penalties)
+    plans = [world.get(r["快递单号"]) for r in rows if r["快递单号"]]
+    late = {p.number for p in plans if p and p.picked_up_at - p.handed_over_at > PICKUP_DUE}
+    write_penalties(penalty_sample(rows, seed=seed, now=start, picked_late=late), penalties)
 
     async def main() -> None:
         async with httpx.AsyncClient(timeout=httpx.Timeout(20.0)) as http:

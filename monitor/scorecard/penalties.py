@@ -19,8 +19,8 @@ COLUMNS = ("carrier", "province", "penalty_lines", "penalty_yuan")
 def penalty_costs(
     engine: Engine, config: Config, start: datetime, end: datetime, now: datetime
 ) -> pd.DataFrame:
-    """One row per carrier × province charged in [start, end), and one per carrier with
-    province None (its national total)."""
+    """One row per carrier with province None (its national total), then one per carrier ×
+    province charged in [start, end), each part the costliest first."""
     judged = judge_lines(engine, config, stored_lines(engine, start, end), now)
     costs = carrier_costs(judged)
     if not costs:
@@ -31,9 +31,9 @@ def penalty_costs(
     )
     national = lanes.groupby("carrier", as_index=False)[["penalty_lines", "penalty_yuan"]].sum()
     national.insert(1, "province", None)
-    frame = pd.concat([national, lanes], ignore_index=True)
-    return frame.sort_values(["province", "penalty_yuan"], ascending=[True, False],
-                             na_position="first", kind="stable").reset_index(drop=True)  # fmt: skip
+    ordered = [part.sort_values(["penalty_yuan", "carrier"], ascending=[False, True],
+                                kind="stable") for part in (national, lanes)]  # fmt: skip
+    return pd.concat(ordered, ignore_index=True)
 
 
 def with_penalty_costs(rows: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
