@@ -4,7 +4,8 @@
 AfterShip sends many couriers' checkpoint times as the checkpoint's local wall-clock time,
 with no offset; reading them all in one zone puts a USA scan hours away from where it
 happened and a timeline mixing zones out of order. The checkpoint's country (ISO 3166 alpha-3
-or alpha-2) and, for countries spanning several zones, its state give the zone; as data.
+or alpha-2, or an English name in free text such as AfterShip's `country_name`) and, for
+countries spanning several zones, its state give the zone; as data.
 """
 
 from __future__ import annotations
