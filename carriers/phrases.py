@@ -101,6 +101,7 @@ EN_PHRASES: Final[tuple[tuple[str, ParcelStatus, str | None], ...]] = (
     ("delivered", S.DELIVERED, None),
     ("picked up", S.PICKED_UP, None),
     ("origin scan", S.PICKED_UP, None),
+    ("pickup scan", S.PICKED_UP, None),
     ("acceptance", S.PICKED_UP, None),
     ("accepted at", S.PICKED_UP, None),
     ("customs", S.IN_TRANSIT, "customs"),

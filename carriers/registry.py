@@ -17,8 +17,8 @@ class CarrierInfo:
     name_en: str
     kuaidi100: str  # the carrier's `com` code in Kuaidi100's API
     aliases: tuple[str, ...] = ()
-    # The carrier's numeric key in 17TRACK's API, where docs/carrier-apis.md "17TRACK endpoints and
-    # auth" gives one; None lets 17TRACK detect the carrier (or set `code` under [carriers.<code>]).
+    # The carrier's numeric key in 17TRACK's API, where docs/carrier-apis.md "17TRACK carrier keys"
+    # gives one; None lets 17TRACK detect the carrier (or set `code` under [carriers.<code>]).
     track17: int | None = None
 
 
@@ -31,17 +31,30 @@ CARRIERS: dict[str, CarrierInfo] = {
             "SF Express",
             "shunfeng",
             ("顺丰", "顺丰快递", "shunfeng", "sfexpress"),
+            track17=190766,
         ),
-        CarrierInfo("zto", "中通快递", "ZTO Express", "zhongtong", ("中通", "zhongtong")),
-        CarrierInfo("yto", "圆通速递", "YTO Express", "yuantong", ("圆通", "圆通快递", "yuantong")),
+        CarrierInfo(
+            "zto", "中通快递", "ZTO Express", "zhongtong", ("中通", "zhongtong"), track17=190455
+        ),
+        CarrierInfo(
+            "yto",
+            "圆通速递",
+            "YTO Express",
+            "yuantong",
+            ("圆通", "圆通快递", "yuantong"),
+            track17=190157,
+        ),
         CarrierInfo("yunda", "韵达快递", "Yunda Express", "yunda", ("韵达", "韵达速递")),
-        CarrierInfo("sto", "申通快递", "STO Express", "shentong", ("申通", "shentong")),
+        CarrierInfo(
+            "sto", "申通快递", "STO Express", "shentong", ("申通", "shentong"), track17=190324
+        ),
         CarrierInfo(
             "jt",
             "极兔速递",
             "J&T Express",
             "jtexpress",
             ("极兔", "极兔快递", "j&t", "jtexpress", "jnt"),
+            track17=190442,
         ),
         CarrierInfo(
             "ems",
@@ -60,7 +73,12 @@ CARRIERS: dict[str, CarrierInfo] = {
             track17=3011,
         ),
         CarrierInfo(
-            "jd", "京东快递", "JD Logistics", "jd", ("京东", "京东物流", "jdl", "jingdong")
+            "jd",
+            "京东快递",
+            "JD Logistics",
+            "jd",
+            ("京东", "京东物流", "jdl", "jingdong"),
+            track17=191121,
         ),
         CarrierInfo(
             "debang",
@@ -68,6 +86,7 @@ CARRIERS: dict[str, CarrierInfo] = {
             "Deppon Express",
             "debangkuaidi",
             ("德邦", "德邦物流", "deppon", "debangkuaidi"),
+            track17=190174,
         ),
         CarrierInfo(
             "best",

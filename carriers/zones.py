@@ -4,7 +4,8 @@
 AfterShip sends many couriers' checkpoint times as the checkpoint's local wall-clock time,
 with no offset; reading them all in one zone puts a USA scan hours away from where it
 happened and a timeline mixing zones out of order. The checkpoint's country (ISO 3166 alpha-3
-or alpha-2) and, for countries spanning several zones, its state give the zone; as data.
+or alpha-2, or an English name in free text such as AfterShip's `country_name`) and, for
+countries spanning several zones, its state give the zone; as data.
 """
 
 from __future__ import annotations
@@ -109,6 +110,44 @@ COUNTRY_DEFAULTS: Final[tuple[tuple[str, str, str], ...]] = (
 )
 
 
+# English names couriers write in a checkpoint's `country_name` (AfterShip), by alpha-3; a code
+# (alpha-2 or alpha-3) there is read as a code.
+COUNTRY_NAMES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("CHN", ("CHINA", "PEOPLE'S REPUBLIC OF CHINA", "CHINA MAINLAND")),
+    ("HKG", ("HONG KONG", "HONGKONG", "HONG KONG SAR", "HONG KONG, CHINA")),
+    ("MAC", ("MACAU", "MACAO")),
+    ("TWN", ("TAIWAN",)),
+    ("JPN", ("JAPAN",)),
+    ("KOR", ("KOREA", "SOUTH KOREA", "REPUBLIC OF KOREA", "KOREA, REPUBLIC OF")),
+    ("SGP", ("SINGAPORE",)),
+    ("MYS", ("MALAYSIA",)),
+    ("THA", ("THAILAND",)),
+    ("VNM", ("VIETNAM", "VIET NAM")),
+    ("PHL", ("PHILIPPINES",)),
+    ("IND", ("INDIA",)),
+    ("ARE", ("UNITED ARAB EMIRATES",)),
+    ("GBR", ("UNITED KINGDOM", "GREAT BRITAIN", "ENGLAND")),
+    ("IRL", ("IRELAND",)),
+    ("DEU", ("GERMANY",)),
+    ("FRA", ("FRANCE",)),
+    ("NLD", ("NETHERLANDS", "THE NETHERLANDS", "HOLLAND")),
+    ("BEL", ("BELGIUM",)),
+    ("ITA", ("ITALY",)),
+    ("ESP", ("SPAIN",)),
+    ("POL", ("POLAND",)),
+    ("CHE", ("SWITZERLAND",)),
+    ("AUT", ("AUSTRIA",)),
+    ("SWE", ("SWEDEN",)),
+    ("NZL", ("NEW ZEALAND",)),
+    ("USA", ("UNITED STATES", "UNITED STATES OF AMERICA")),
+    ("CAN", ("CANADA",)),
+    ("AUS", ("AUSTRALIA",)),
+    ("BRA", ("BRAZIL",)),
+    ("MEX", ("MEXICO",)),
+    ("RUS", ("RUSSIA", "RUSSIAN FEDERATION")),
+)
+
+
 def _build() -> tuple[dict[str, str], dict[str, str]]:
     countries: dict[str, str] = {}
     for alpha3, alpha2, zone in (*COUNTRY_ZONES, *COUNTRY_DEFAULTS):
@@ -127,6 +166,7 @@ def _build() -> tuple[dict[str, str], dict[str, str]]:
 
 _COUNTRIES, _US_STATES = _build()
 US_CODES: Final = frozenset({"USA", "US"})
+_NAMES: Final = {name: alpha3 for alpha3, names in COUNTRY_NAMES for name in names}
 
 
 def zone_for(country: str | None, state: str | None = None) -> ZoneInfo | None:
@@ -139,3 +179,18 @@ def zone_for(country: str | None, state: str | None = None) -> ZoneInfo | None:
             return ZoneInfo(zone)
     found = _COUNTRIES.get(key)
     return ZoneInfo(found) if found is not None else None
+
+
+def country_in(text: str | None) -> str | None:
+    """The country code a free-text country field gives: a code itself, an English name, or a
+    place ending in one ("Port Melbourne (MEL) - AUSTRALIA"); None when it names none we know
+    (docs/carrier-apis.md "Event times without an offset")."""
+    key = " ".join((text or "").upper().split())
+    if not key:
+        return None
+    for candidate in (key, key.rsplit(" - ", 1)[-1]):
+        if candidate in _COUNTRIES:
+            return candidate
+        if candidate in _NAMES:
+            return _NAMES[candidate]
+    return None

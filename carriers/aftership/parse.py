@@ -40,7 +40,7 @@ from carriers.http import (
 from carriers.phrases import classify_text, forward_only
 from carriers.registry import normalize_carrier
 from carriers.status import ParcelStatus
-from carriers.zones import zone_for
+from carriers.zones import country_in, zone_for
 
 API: Final = "aftership"
 
@@ -195,6 +195,10 @@ ESTIMATE_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
 )  # fmt: skip
 
 UNCLASSIFIED: Final = "event:unclassified"  # reported for a checkpoint nothing classified
+# A checkpoint with no subtag and no tag, or only this coarse a tag, is classified from its
+# message when the message names a stage: older answers tag a billing notice and a pickup scan
+# InTransit alike (docs/statuses.md "Events without a code").
+COARSE_TAGS: Final = frozenset({None, "InTransit"})
 
 
 def _expected(tracking: Mapping[str, Any]) -> Any:
@@ -224,17 +228,18 @@ def _our_carrier(
 
 def _checkpoint_zone(checkpoint: Mapping[str, Any], tracking: Mapping[str, Any]) -> ZoneInfo | None:
     """The zone a checkpoint time without offset is read in (docs/carrier-apis.md "Event times
-    without an offset"): the checkpoint's country (and state), else the tracking's origin, else the
-    parcelwatch default (China)."""
+    without an offset"): the checkpoint's country (and state), its free-text `country_name`, else
+    the tracking's origin, else the parcelwatch default (China)."""
     places = (
-        (checkpoint, "country_iso3", "country_region", "state"),
-        (tracking, "origin_country_iso3", "origin_country_region", "origin_state"),
-    )
-    for obj, iso3, region, state_key in places:
-        country, state = obj.get(iso3) or obj.get(region), obj.get(state_key)
-        zone = zone_for(opt_str(country), opt_str(state))
-        if zone is not None:
-            return zone
+        (checkpoint, ("country_iso3", "country_region", "country_name"), "state"),
+        (tracking, ("origin_country_iso3", "origin_country_region", "origin_country_name"),
+         "origin_state"),
+    )  # fmt: skip
+    for obj, country_keys, state_key in places:
+        for key in country_keys:
+            zone = zone_for(country_in(opt_str(obj.get(key))), opt_str(obj.get(state_key)))
+            if zone is not None:
+                return zone
     return None
 
 
@@ -247,8 +252,8 @@ def _checkpoint(
     text = opt_str(checkpoint.get("message")) or ""
     sub, tag = opt_str(checkpoint.get("subtag")), opt_str(checkpoint.get("tag"))
     inferred = False
-    if sub is None and tag is None and (found := classify_text(text)) is not None:
-        (status, reason), code, inferred = found, None, True
+    if sub is None and tag in COARSE_TAGS and (found := classify_text(text)) is not None:
+        (status, reason), code, inferred = found, tag, True
     else:
         status, reason, code = _resolve(sub, tag, report)
         if code is None and report is not None:
@@ -289,6 +294,11 @@ def parse_tracking(
         event = _checkpoint(as_object(raw_checkpoint, API, "checkpoints[]"), tracking, report)
         if event is not None:
             events.append(event)
+    ordered = forward_only(order_events(events))
+    if raw is None and ordered:
+        # A tracking without tag or subtag (AfterShip's v3 answers) is where its newest
+        # checkpoint left it (docs/carrier-apis.md "AfterShip tags").
+        status, sub_reason = ordered[-1].status, ordered[-1].sub_reason
 
     # `active` false: AfterShip stopped tracking (delivered, expired, or 30 days without
     # news) [I, tracking object field].
@@ -297,7 +307,7 @@ def parse_tracking(
         tracking_number=number,
         carrier=carrier,
         status=status,
-        events=tuple(forward_only(order_events(events))),
+        events=tuple(ordered),
         raw_status=raw,
         sub_reason=sub_reason,
         expected_delivery_at=parse_estimate(_expected(tracking), API),

@@ -211,6 +211,22 @@ def _classify_event(
     return code, ParcelStatus.UNKNOWN, None, False
 
 
+def _oldest_first(obj: Mapping[str, Any], number: str) -> list[tuple[datetime, Mapping[str, Any]]]:
+    """`data[]` with each event's time, oldest first. `data` is newest first unless the query
+    asked for `order=asc` (docs/carrier-apis.md "Kuaidi100 lastResult shape"), so its order is
+    read from its times, not assumed; equal times keep the API's order."""
+    timed: list[tuple[datetime, Mapping[str, Any]]] = []
+    for raw in as_list(obj.get("data"), API, "data"):
+        item = as_object(raw, API, "data[]")
+        when = opt_str(item.get("time")) or opt_str(item.get("ftime"))
+        if when is None:
+            raise MalformedBody(f"{API}: malformed body: event without time in {number}")
+        timed.append((parse_local_time(when, API), item))
+    if len(timed) > 1 and timed[0][0] > timed[-1][0]:
+        timed.reverse()
+    return timed
+
+
 def parse_last_result(
     obj: Mapping[str, Any],
     *,
@@ -226,20 +242,13 @@ def parse_last_result(
     if number is None:
         raise MalformedBody(f"{API}: malformed body: result without `nu` (tracking number)")
 
-    # `data` is newest first (docs/carrier-apis.md "Kuaidi100 lastResult shape"): walk it oldest
-    # first so equal times keep API order.
-    raw_events = [as_object(e, API, "data[]") for e in as_list(obj.get("data"), API, "data")]
-    raw_events.reverse()
     events: list[CarrierEvent] = []
-    for item in raw_events:
-        when = opt_str(item.get("time")) or opt_str(item.get("ftime"))
-        if when is None:
-            raise MalformedBody(f"{API}: malformed body: event without time in {number}")
+    for when, item in _oldest_first(obj, number):
         text = opt_str(item.get("context")) or ""
         code, status, sub_reason, guessed = _classify_event(item, text, report)
         events.append(
             CarrierEvent(
-                occurred_at=parse_local_time(when, API),
+                occurred_at=when,
                 status=status,
                 raw_text=text,
                 raw_code=code,

@@ -33,23 +33,14 @@ KUAIDI100_COMPANIES: Final[dict[str, str]] = {
 # Kuaidi100 refuses to answer for these without the receiver's (or sender's) phone.
 PHONE_REQUIRED: Final = frozenset({"shunfeng", "shunfengkuaiyun", "zhongtong"})
 
-# 17TRACK carrier keys. 3011 and 3013 are 17TRACK's own (docs/carrier-apis.md "17TRACK endpoints and
-# auth"); the others are the simulator's placeholders in a range no real carrier uses: production
-# code must load 17TRACK's official list. The simulator echoes whatever key a client sent, and
-# identifies the courier by the registered parcel first, so a different table still works.
+# 17TRACK carrier keys: the registry's, which are 17TRACK's own (docs/carrier-apis.md "17TRACK
+# carrier keys"), and for couriers without one the simulator's placeholders in a range no real
+# carrier uses. The simulator echoes whatever key a client sent, and identifies the courier by
+# the registered parcel first, so a different table still works.
+PLACEHOLDER_KEYS: Final[dict[str, int]] = {"yunda": 990004, "best": 990009, "danniao": 990010}
 TRACK17_KEYS: Final[dict[str, int]] = {
-    "youzheng": 3011,
-    "ems": 3013,
-    "sf": 990001,
-    "zto": 990002,
-    "yto": 990003,
-    "yunda": 990004,
-    "sto": 990005,
-    "jt": 990006,
-    "jd": 990007,
-    "debang": 990008,
-    "best": 990009,
-    "danniao": 990010,
+    **{code: info.track17 for code, info in CARRIERS.items() if info.track17 is not None},
+    **PLACEHOLDER_KEYS,
 }
 TRACK17_CARRIERS: Final[dict[int, str]] = {key: code for code, key in TRACK17_KEYS.items()}
 

@@ -97,7 +97,7 @@ class Track17Adapter:
             item: dict[str, Any] = {"number": ref.tracking_number}
             key = self.carrier_codes.get(ref.carrier)
             if key is not None:
-                # Numeric carrier key (docs/carrier-apis.md "17TRACK endpoints and auth"); without
+                # Numeric carrier key (docs/carrier-apis.md "17TRACK carrier keys"); without
                 # one 17TRACK detects the carrier.
                 item["carrier"] = int(key) if key.isdigit() else key
             if tag:

@@ -118,6 +118,7 @@ def history_events(shipment_id: int, record: ShipmentRecord, now: datetime) -> l
             "sub_reason": reason,
             "raw_code": None,
             "raw_text": text,
+            "inferred": False,
             "location": None,
             "source": "import",
             "received_at": now,

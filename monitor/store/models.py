@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, Column, Index, false, text
 from sqlmodel import Field, SQLModel
 
 from monitor.store.types import UTCDateTime
@@ -159,6 +159,9 @@ class TrackingEvent(SQLModel, table=True):
     sub_reason: str | None = None
     raw_code: str | None = None  # the carrier's own code, kept verbatim
     raw_text: str = ""  # the carrier's scan text, kept verbatim (untrusted: escape on display)
+    # The status was read from the scan's status name or text, not given by a carrier's code
+    # (docs/statuses.md "Events without a code").
+    inferred: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     location: str | None = None
     source: str = "import"  # import | poll | push
     received_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

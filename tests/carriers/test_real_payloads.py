@@ -7,7 +7,7 @@ happened (docs/carrier-apis.md "Event times without an offset")."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -111,3 +111,17 @@ def test_a_yunda_push_without_codes_keeps_its_pickup_scan() -> None:
     update = normalise("kuaidi100", "sf_query_context_only.json", calls)
     assert update.events[0].status is ParcelStatus.PICKED_UP
     assert update.events[0].occurred_at == datetime.fromisoformat("2018-08-07T17:15:04+08:00")
+
+
+def test_offsetless_checkpoint_times_are_read_where_the_scan_happened() -> None:
+    """AfterShip's local checkpoint times without offset (docs/carrier-apis.md "Event times
+    without an offset"): Hong Kong scans at +08:00, Melbourne ones at Australian summer time,
+    the zone found from free-text `country_name` alone."""
+    update = normalise("aftership", "sdk_ruby_readme_toll_hkg_aus.json", [])
+    offsets = [e.occurred_at.utcoffset() for e in update.events]
+    assert set(offsets[:4]) == {timedelta(hours=8)}
+    assert set(offsets[4:]) == {timedelta(hours=11)}
+    assert update.events[5].occurred_at == datetime(2013, 1, 20, 14, 1, tzinfo=UTC)
+    ups = normalise("aftership", "nurelm_get_ups_nld_local_times.json", [])
+    assert ups.events[1].raw_text == "PICKUP SCAN"
+    assert ups.events[1].occurred_at == datetime(2013, 12, 5, 15, 9, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from carriers.registry import normalize_carrier
+from carriers.registry import CARRIERS, normalize_carrier
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,14 @@ from carriers.registry import normalize_carrier
 )
 def test_carrier_names(name: str, code: str | None) -> None:
     assert normalize_carrier(name) == code
+
+
+def test_17track_keys_are_the_listed_ones() -> None:
+    """docs/carrier-apis.md "17TRACK carrier keys": one key per courier, none for the couriers
+    17TRACK's list has no parcel entry for."""
+    keys = {code: info.track17 for code, info in CARRIERS.items() if info.track17 is not None}
+    assert len(set(keys.values())) == len(keys)
+    assert keys == {
+        "sf": 190766, "zto": 190455, "yto": 190157, "sto": 190324, "jt": 190442,
+        "jd": 191121, "debang": 190174, "ems": 3013, "youzheng": 3011,
+    }  # fmt: skip

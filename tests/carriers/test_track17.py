@@ -34,7 +34,7 @@ T = TypeVar("T")
 Offline = Callable[..., Track17Adapter]
 
 POST = ParcelRef("1151234567890", "youzheng")
-UNREGISTERED = ParcelRef("9999000011112", "zto")
+UNREGISTERED = ParcelRef("9999000011112", "yunda")
 
 
 def run(handler: Handler, action: Callable[[Track17Adapter], Awaitable[T]], **kw: Any) -> T:
@@ -73,7 +73,7 @@ def test_gettrackinfo_request_and_answer() -> None:
     assert (request.method, str(request.url)) == ("POST", f"{BASE}/gettrackinfo")
     assert request.headers["17token"] == KEY
     assert json.loads(request.content) == [
-        # China Post's key (docs/carrier-apis.md "17TRACK endpoints and auth")
+        # China Post's key (docs/carrier-apis.md "17TRACK carrier keys")
         {"number": "1151234567890", "carrier": 3011},
         {"number": "9999000011112"},  # no key known: 17TRACK detects the carrier
     ]

@@ -3,6 +3,8 @@ only moves forward, unknown numbers reported."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -54,3 +56,16 @@ def test_event_counts_match(engine: Engine, count: int) -> None:
     with engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(TrackingEvent)).scalar()
     assert stored == 3 * count
+
+
+def test_an_events_inferred_flag_is_stored_with_it(engine: Engine) -> None:
+    """Whether a scan's status came from the carrier's code or from its words
+    (docs/statuses.md "Events without a code") is kept on the stored event."""
+    now = at("2026-11-21 10:00")
+    seed(engine, now)
+    coded, read = JOURNEY[0], replace(JOURNEY[1], raw_code=None, inferred=True)
+    apply_updates(engine, [FakeAdapter(timelines={"730001": [coded, read]}).update_for("730001")],
+                  now)  # fmt: skip
+    assert [(e.raw_text, e.inferred) for e in events(engine)] == [
+        (coded.raw_text, False), (read.raw_text, True),
+    ]  # fmt: skip
