@@ -30,7 +30,15 @@ from monitor.scorecard.render import as_dict
 from monitor.store.orders import Ambiguous, find_order, order_document
 from monitor.web.auth import require
 from monitor.web.context import AppContext
-from monitor.web.errors import AMBIGUOUS_ORDER, AUTH, BAD_REQUEST, CONFLICT, NOT_FOUND, TOO_LARGE
+from monitor.web.errors import (
+    AMBIGUOUS_ORDER,
+    AUTH,
+    BAD_REQUEST,
+    CONFLICT,
+    NOT_FOUND,
+    TOO_LARGE,
+    ambiguous_order,
+)
 
 
 class ActionBody(BaseModel):
@@ -89,9 +97,7 @@ def build_api_router(ctx: AppContext) -> APIRouter:
         who(request, "viewer")
         found = find_order(ctx.engine, order_id, platform)
         if isinstance(found, Ambiguous):
-            return JSONResponse(
-                {"error": str(found), "platforms": list(found.platforms)}, status_code=409
-            )
+            return ambiguous_order(found)
         if found is None:
             raise HTTPException(404, f"no shipment with order id {order_id!r}")
         return order_document(found)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+
+from monitor.store.orders import Ambiguous
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -39,3 +42,9 @@ PUSH: Responses = {
     401: _doc("The push's signature is missing or wrong; nothing was stored"),
     404: _doc("No such tracking API, or no account of it is configured"),
 }
+
+
+def ambiguous_order(found: Ambiguous) -> JSONResponse:
+    """The 409 for an order id that several platforms share, listing them so that the caller
+    can ask again with ?platform=."""
+    return JSONResponse({"error": str(found), "platforms": list(found.platforms)}, status_code=409)

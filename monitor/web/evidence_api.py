@@ -30,7 +30,14 @@ from monitor.ingest.penalty_file import parse_penalties
 from monitor.store.orders import Ambiguous, orders_of_alerts
 from monitor.web.auth import require
 from monitor.web.context import AppContext
-from monitor.web.errors import AMBIGUOUS_ORDER, AUTH, BAD_REQUEST, NOT_FOUND, TOO_LARGE
+from monitor.web.errors import (
+    AMBIGUOUS_ORDER,
+    AUTH,
+    BAD_REQUEST,
+    NOT_FOUND,
+    TOO_LARGE,
+    ambiguous_order,
+)
 
 FormatName = Literal["pdf", "html", "zip"]
 Lang = Literal["zh", "en"]
@@ -107,9 +114,7 @@ def build_evidence_router(ctx: AppContext) -> APIRouter:
             found = order_evidence(ctx.engine, ctx.config, order_id, ctx.clock.now(), platform,
                                    format, lang, charge)  # fmt: skip
         if isinstance(found, Ambiguous):
-            return JSONResponse(
-                {"error": str(found), "platforms": list(found.platforms)}, status_code=409
-            )
+            return ambiguous_order(found)
         if found is None:
             raise HTTPException(404, f"no order {order_id!r}")
         return attachment(found)

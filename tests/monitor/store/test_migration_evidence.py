@@ -4,7 +4,6 @@ included), so the evidence packs of old orders still show them; and it can be un
 
 from __future__ import annotations
 
-import uuid
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,28 +13,19 @@ from urllib.parse import urlencode
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert
 
-from monitor.store.db import MIGRATIONS, make_engine, upgrade
+from monitor.store.db import MIGRATIONS, upgrade
 from monitor.store.raw_answers import answers_about
 from monitor.store.tables import CARRIER_ANSWERS, ORDERS, SHIPMENTS
+from tests.support.migrations import store_at
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_at_0016(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    else:
-        url: str = request.getfixturevalue("postgres_url")
-        admin = make_engine(url)
-        name = f"mig_{uuid.uuid4().hex[:8]}"
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        engine = make_engine(url.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine, "0016")
+    engine = store_at(request, tmp_path, "0016")
     yield engine
     engine.dispose()
 

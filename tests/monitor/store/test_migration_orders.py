@@ -4,7 +4,6 @@ data in it, on SQLite and PostgreSQL: every order, parcel, event and alert is fo
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,11 +14,12 @@ from sqlalchemy import Engine, select, text
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
 from monitor.ingest.writer import event_key
-from monitor.store.db import make_engine, upgrade
+from monitor.store.db import upgrade
 from monitor.store.tables import ALERT_HISTORY, ALERTS, ORDER_PARCELS, ORDERS, SHIPMENTS
 from monitor.store.tables import TRACKING_EVENTS as EVENTS
 from monitor.store.types import to_micros
 from tests.support.config import make_config
+from tests.support.migrations import store_at
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
@@ -27,17 +27,7 @@ T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty store at revision 0013 (one row per order)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    else:
-        url: str = request.getfixturevalue("postgres_url")
-        admin = make_engine(url)
-        name = f"mig_{uuid.uuid4().hex[:8]}"
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        engine = make_engine(url.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine, "0013")
+    engine = store_at(request, tmp_path, "0013")
     yield engine
     engine.dispose()
 
