@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from monitor.evidence.text import TEXT
 from monitor.evidence.verdict import Outcome, Verdict
 from monitor.names import PLATFORM_NAMES, STATUS_NAMES, carrier_name
 
+_render_lock = threading.Lock()
+_fonts: Any = None  # weasyprint's FontConfiguration, made at the first PDF
 SHOWN_BYTES = 64 * 1024  # of one body in the page; the zip holds it whole
 MANIFEST = "manifest.json"
 _env = Environment(loader=PackageLoader("monitor.evidence"), autoescape=select_autoescape())
@@ -168,15 +171,23 @@ def _full(moment: datetime | None, zone: ZoneInfo) -> str:
 
 def render_pdf(html: str) -> bytes:
     """WeasyPrint lays the page out with Pango, which finds the CJK font through fontconfig
-    and embeds the glyphs used; imported here, as it takes half a second to load."""
+    and embeds the glyphs used; imported here, as it takes half a second to load. One font
+    configuration serves every render: a new one per render keeps the CJK font files it
+    loaded (about 100 MiB a PDF, measured in bench/evidence.py). Pango's font map is not
+    shared across threads safely, so renders take turns."""
     try:
         from weasyprint import HTML
+        from weasyprint.text.fonts import FontConfiguration
     except OSError as exc:  # Pango is a system library, not a Python package
         raise PdfUnavailable(
             "PDF needs the Pango library (Debian: apt-get install libpango-1.0-0 "
             f"libpangoft2-1.0-0 fonts-noto-cjk); the HTML pack works without it ({exc})"
         ) from exc
-    pdf = HTML(string=html).write_pdf()
+    global _fonts
+    with _render_lock:
+        if _fonts is None:
+            _fonts = FontConfiguration()
+        pdf = HTML(string=html).write_pdf(font_config=_fonts)
     assert pdf is not None
     return bytes(pdf)
 
