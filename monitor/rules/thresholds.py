@@ -129,6 +129,11 @@ def resolve(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 
 def effective(config: Config, **scope: str) -> dict[str, float]:
-    """The thresholds that apply to one parcel with this carrier/province/warehouse/platform."""
-    row = {key: [scope.get(key)] for key in MATCH_FIELDS}
-    return resolve(pd.DataFrame(row), config).iloc[0].to_dict()
+    """The thresholds that apply to one parcel with this carrier/province/warehouse/platform:
+    the layers `resolve` applies, matched one by one (a one-row frame cost milliseconds, and
+    every push of a new scope and every evidence pack asks)."""
+    values = global_values(config)
+    for layer in layers(config):
+        if layer.values and all(scope.get(k) == v for k, v in layer.scope.items()):
+            values.update(layer.values)
+    return {column: float(values[column]) for column in COLUMNS}

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.config import ConfigError, parse_config
 from monitor.rules import thresholds
@@ -217,3 +220,38 @@ def test_a_carrier_configured_under_carriers_is_known() -> None:
         {"carriers": {"fedex": {}}, "rules": {"override": [{"carrier": "fedex"}]}}, "<test>"
     )
     assert cfg.rules.override[0].carrier == "fedex"
+
+
+SCOPES = st.fixed_dictionaries(
+    {},
+    optional={
+        "carrier": st.sampled_from(["zto", "sf", "ems", "yto"]),
+        "province": st.sampled_from(["新疆", "西藏", "江苏", "广东", "青海"]),
+        "warehouse": st.sampled_from(["hz1", "gz1"]),
+        "platform": st.sampled_from(["pinduoduo", "taobao", "jd"]),
+    },
+)
+OVERRIDES = st.lists(
+    st.fixed_dictionaries(
+        {"stalled_hours": st.fixed_dictionaries({"in_transit": st.integers(1, 200)})},
+        optional={
+            "carrier": st.sampled_from(["zto", "ems"]),
+            "province": st.sampled_from(["新疆", "江苏"]),
+            "platform": st.sampled_from(["pinduoduo", "jd"]),
+            "ship_promise_hours": st.integers(1, 96),
+        },
+    ),
+    max_size=4,
+)
+
+
+@given(SCOPES, OVERRIDES)
+def test_one_parcel_gets_what_the_vectorised_resolution_gives(
+    scope: dict[str, str], overrides: list[dict[str, Any]]
+) -> None:
+    """`effective` (one parcel, for the poll schedule and the evidence packs) and `resolve`
+    (the whole frame, for the rules) apply the same layers."""
+    overrides = [o for o in overrides if set(o) & {"carrier", "province", "platform"}]
+    cfg = config(*overrides, platforms={"pinduoduo": {"ship_promise_hours": 24}})
+    frame = pd.DataFrame({key: [scope.get(key)] for key in thresholds.MATCH_FIELDS})
+    assert effective(cfg, **scope) == thresholds.resolve(frame, cfg).iloc[0].to_dict()
