@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, func, not_, or_, select
+from sqlalchemy import Engine, and_, case, func, not_, or_, select
 
 from alerts.model import AlertState
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
-from monitor.clock import EARLIEST_MOMENT
+from monitor.clock import EARLIEST_MOMENT, NEVER, QUIET
 from monitor.config import Config
 from monitor.maintenance import MaintenanceWindow
 from monitor.metrics.instruments import PARCELS_SKIPPED
@@ -29,24 +30,27 @@ from monitor.rules import (
     ORDER_TIME_COLUMNS,
     PARCEL_COLUMNS,
     TIME_COLUMNS,
+    due,
     evaluate,
 )
+from monitor.rules.base import RuleContext
 from monitor.rules.incidents import TROUBLE_KINDS
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
 from monitor.store.lanes import load_lane_expectations
 from monitor.store.maintenance import stored_windows
-from monitor.store.tables import ALERTS, ORDER_PARCELS, ORDERS, SHIPMENTS
+from monitor.store.tables import ALERTS, DETECT_DIRTY, ORDER_PARCELS, ORDERS, SHIPMENTS
 
 S = SHIPMENTS.c
 A = ALERTS.c
 ORD = ORDERS.c
+DD = DETECT_DIRTY.c
 log = logging.getLogger(__name__)
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
 RECENTLY_RETURNED = timedelta(days=7)
 
 
-def active_parcels_query(now: datetime) -> Any:
+def _active_parcel(now: datetime) -> Any:
     """Parcels still on their way; finished ones that still have an open alert (so the alert
     can see its condition clear, or stay open for a returned parcel); and parcels returned
     within the last RECENTLY_RETURNED (one that went straight to "returned" between two
@@ -54,20 +58,39 @@ def active_parcels_query(now: datetime) -> Any:
     with_open_alert = select(A.shipment_id).where(
         A.state != AlertState.RESOLVED.value, A.shipment_id.is_not(None)
     )
-    # The rules' columns (monitor/rules/base.py PARCEL_COLUMNS), the shipment id under its
-    # frame name.
-    columns = [S.id.label("shipment_id"), *(S[name] for name in PARCEL_COLUMNS[1:])]
-    return select(*columns).where(
-        or_(
-            S.status.not_in(TERMINAL),
-            S.id.in_(with_open_alert),
-            and_(
-                S.status == ParcelStatus.RETURNED.value,
-                S.last_event_at >= now - RECENTLY_RETURNED,
-                S.last_event_at <= now,
-            ),
-        )
+    return or_(
+        S.status.not_in(TERMINAL),
+        S.id.in_(with_open_alert),
+        and_(
+            S.status == ParcelStatus.RETURNED.value,
+            S.last_event_at >= now - RECENTLY_RETURNED,
+            S.last_event_at <= now,
+        ),
     )
+
+
+# The rules' columns (monitor/rules/base.py PARCEL_COLUMNS), the shipment id under its frame
+# name.
+def _parcel_columns() -> list[Any]:
+    return [S.id.label("shipment_id"), *(S[name] for name in PARCEL_COLUMNS[1:])]
+
+
+def active_parcels_query(now: datetime) -> Any:
+    return select(*_parcel_columns()).where(_active_parcel(now))
+
+
+def due_rows(table: Any, key: Any, now: datetime) -> Any:
+    """Rows due by `now` (NULL: due since they were written) or marked changed since the
+    last tick (docs/architecture.md "Incremental detection"): index look-ups, not a scan."""
+    marked = select(key).where(key.is_not(None))
+    return or_(table.c.due_at.is_(None), table.c.due_at <= now, table.c.id.in_(marked))
+
+
+def due_parcels_query(now: datetime) -> Any:
+    """The parcels an incremental tick judges, with `active`: whether the full tick would
+    read them (active_parcels_query); the others are only given their next due moment."""
+    active = case((_active_parcel(now), 1), else_=0).label("active")
+    return select(*_parcel_columns(), active).where(due_rows(SHIPMENTS, DD.shipment_id, now))
 
 
 CATEGORY_COLUMNS = (
@@ -79,22 +102,39 @@ def load_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
     return read_frame(engine, active_parcels_query(now), TIME_COLUMNS, CATEGORY_COLUMNS)
 
 
-def open_orders_query() -> Any:
+def load_due_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
+    frame = read_frame(engine, due_parcels_query(now), TIME_COLUMNS, CATEGORY_COLUMNS)
+    return frame.assign(active=frame["active"].astype(bool))
+
+
+def _open_order() -> Any:
     """Orders not yet shipped (a partial index holds them), and shipped ones whose order alert
     is still open, so that it can see its condition clear."""
     with_open_alert = select(A.sales_order_id).where(
         A.state != AlertState.RESOLVED.value, A.sales_order_id.is_not(None)
     )
-    columns = [ORD.id.label("sales_order_id"), *(ORD[name] for name in ORDER_COLUMNS[1:])]
-    return select(*columns).where(or_(ORD.shipped_at.is_(None), ORD.id.in_(with_open_alert)))
+    return or_(ORD.shipped_at.is_(None), ORD.id.in_(with_open_alert))
 
 
-def load_orders(engine: Engine) -> pd.DataFrame:
+def _order_columns() -> list[Any]:
+    return [ORD.id.label("sales_order_id"), *(ORD[name] for name in ORDER_COLUMNS[1:])]
+
+
+def open_orders_query() -> Any:
+    return select(*_order_columns()).where(_open_order())
+
+
+def due_orders_query(now: datetime) -> Any:
+    active = case((_open_order(), 1), else_=0).label("active")
+    return select(*_order_columns(), active).where(due_rows(ORDERS, DD.sales_order_id, now))
+
+
+def load_orders(engine: Engine, query: Any = None) -> pd.DataFrame:
     """The order frame, with the parcel-side subject columns empty (an order rule's alert has
     no parcel) and `carrier` empty for the threshold scopes."""
     frame = read_frame(
         engine,
-        open_orders_query(),
+        open_orders_query() if query is None else query,
         ORDER_TIME_COLUMNS,
         ("platform", "shop", "warehouse", "province"),
     )
@@ -283,3 +323,78 @@ def detect(
     )
     with_their_orders(engine, exceptions, parcels)
     return exceptions
+
+
+def impossible_due(frame: pd.DataFrame, now: datetime, columns: tuple[str, ...]) -> pd.Series:
+    """When a row `without_impossible` skipped can first be judged: once its farthest time
+    is within IMPOSSIBLE_AHEAD of the clock; never (QUIET, until new data) if a time lies
+    before EARLIEST_MOMENT."""
+    low = pd.Timestamp(EARLIEST_MOMENT)
+    times = frame[list(columns)]
+    early = (times < low).to_numpy(dtype=bool, na_value=False).any(axis=1)
+    farthest = times.max(axis=1).astype("datetime64[us, UTC]") - IMPOSSIBLE_AHEAD
+    edge = farthest.where(~early & farthest.notna(), pd.Timestamp(QUIET))
+    return edge.clip(lower=pd.Timestamp(now))
+
+
+@dataclass
+class Judged:
+    """What an incremental tick learned about the rows it read: the exceptions of the ones it
+    judged (no carrier-wide incidents), and every read row's next due moment."""
+
+    exceptions: pd.DataFrame
+    parcel_due: pd.Series
+    order_due: pd.Series
+
+
+def _due_moments(
+    rows: pd.DataFrame, judged: pd.DataFrame, now: datetime, computed: pd.Series,
+    columns: tuple[str, ...],
+) -> pd.Series:  # fmt: skip
+    """NEVER for rows the full tick would not read; the rules' next crossing for the judged
+    ones; the plausibility edge for those with impossible times."""
+    moments = pd.Series(pd.Timestamp(NEVER), index=rows.index, dtype="datetime64[us, UTC]")
+    active = rows["active"].astype(bool).to_numpy(dtype=bool)
+    skipped = active & ~rows.index.isin(judged.index)
+    if skipped.any():
+        moments[skipped] = impossible_due(rows.loc[skipped], now, columns)
+    moments.loc[judged.index] = computed.astype("datetime64[us, UTC]")
+    return moments
+
+
+def judge(
+    engine: Engine,
+    config: Config,
+    now: datetime,
+    parcels: pd.DataFrame,
+    orders: pd.DataFrame,
+) -> Judged:
+    """The rules over the rows an incremental tick read (load_due_parcels, due_orders_query),
+    the same pure functions as `detect`, and each row's next due moment (monitor/rules/due.py).
+    A finished parcel read only because it was due (it left the active set) is given NEVER,
+    unless it is a returned parcel whose return the active set will still show."""
+    config = with_stored_windows(engine, config, now)
+    live = without_impossible(parcels[parcels["active"]].drop(columns="active"), now)
+    open_orders = orders[orders["active"].astype(bool)].drop(columns="active")
+    live_orders = without_impossible(open_orders, now, ORDER_TIME_COLUMNS, "sales_order_id")
+    lanes = load_lane_expectations(engine)
+    exceptions = evaluate(
+        live, now, config, None, load_health(engine), lane_expectations=lanes,
+        orders=live_orders, incidents=False,
+    )  # fmt: skip
+    with_their_orders(engine, exceptions, live)
+    moment = pd.Timestamp(now).tz_convert("UTC")
+    parcel_due = _due_moments(
+        parcels, live, now, due.parcel_due(RuleContext(live, moment, config, lanes)), TIME_COLUMNS
+    )
+    later = (
+        ~parcels["active"]
+        & (parcels["status"] == ParcelStatus.RETURNED.value).to_numpy(dtype=bool)
+        & (parcels["last_event_at"] > moment).to_numpy(dtype=bool, na_value=False)
+    )
+    parcel_due[later] = parcels.loc[later, "last_event_at"]
+    order_due = _due_moments(
+        orders, live_orders, now, due.order_due(RuleContext(live_orders, moment, config)),
+        ORDER_TIME_COLUMNS,
+    )  # fmt: skip
+    return Judged(exceptions, parcel_due, order_due)

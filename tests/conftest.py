@@ -37,6 +37,8 @@ TABLES = (
     "alert_count",
     "alert_province_count",
     "stalled_count",
+    "detect_dirty",
+    "detect_state",
 )
 
 

@@ -57,7 +57,11 @@ def evaluate(
     carrier_health: pd.DataFrame | None = None,
     lane_expectations: pd.DataFrame | None = None,
     orders: pd.DataFrame | None = None,
+    incidents: bool = True,
 ) -> pd.DataFrame:
+    """`incidents=False` leaves out the carrier-wide groupings (carrier and hub incidents),
+    which need every parcel of the book: an incremental tick judges only some
+    (docs/architecture.md "Incremental detection")."""
     moment = pd.Timestamp(now)
     if moment.tzinfo is None:
         raise ValueError("`now` must be timezone-aware")
@@ -81,14 +85,14 @@ def evaluate(
     exceptions = exceptions.drop_duplicates(
         ["kind", "shipment_id", "sales_order_id", "carrier"], keep="first"
     )
-    incidents = [
+    grouped = [
         found
         for found in (carrier_incidents(ctx, exceptions, incident_baseline),
                       hub_incidents(ctx, exceptions))
         if not found.empty
-    ]  # fmt: skip
-    if incidents:
-        exceptions = pd.concat([exceptions, *incidents], ignore_index=True)
+    ] if incidents else []  # fmt: skip
+    if grouped:
+        exceptions = pd.concat([exceptions, *grouped], ignore_index=True)
     rank = exceptions["severity"].map({s.value: r for s, r in SEVERITY_RANK.items()})
     order = pd.DataFrame({"rank": -rank, "since": exceptions["since"]}).sort_values(
         ["rank", "since"], kind="stable"

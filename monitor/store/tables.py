@@ -17,6 +17,8 @@ from monitor.store.models import (
     AlertProvinceCount,
     CarrierAnswer,
     CarrierHealth,
+    DetectDirty,
+    DetectState,
     LaneStats,
     LoginThrottle,
     MaintenanceRow,
@@ -60,3 +62,5 @@ PARCEL_COUNTS = table_of(ParcelCount)
 ALERT_COUNTS = table_of(AlertCount)
 ALERT_PROVINCE_COUNTS = table_of(AlertProvinceCount)
 STALLED_COUNTS = table_of(StalledCount)
+DETECT_DIRTY = table_of(DetectDirty)
+DETECT_STATE = table_of(DetectState)
