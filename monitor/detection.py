@@ -368,16 +368,19 @@ def judge(
     now: datetime,
     parcels: pd.DataFrame,
     orders: pd.DataFrame,
+    lanes: pd.DataFrame | None = None,
 ) -> Judged:
     """The rules over the rows an incremental tick read (load_due_parcels, due_orders_query),
     the same pure functions as `detect`, and each row's next due moment (monitor/rules/due.py).
     A finished parcel read only because it was due (it left the active set) is given NEVER,
-    unless it is a returned parcel whose return the active set will still show."""
-    config = with_stored_windows(engine, config, now)
+    unless it is a returned parcel whose return the active set will still show. `config`
+    holds the stored maintenance windows already (with_stored_windows), `lanes` the lane
+    figures if the caller read them."""
     live = without_impossible(parcels[parcels["active"]].drop(columns="active"), now)
     open_orders = orders[orders["active"].astype(bool)].drop(columns="active")
     live_orders = without_impossible(open_orders, now, ORDER_TIME_COLUMNS, "sales_order_id")
-    lanes = load_lane_expectations(engine)
+    if lanes is None:
+        lanes = load_lane_expectations(engine)
     exceptions = evaluate(
         live, now, config, None, load_health(engine), lane_expectations=lanes,
         orders=live_orders, incidents=False,

@@ -110,11 +110,13 @@ def changed_lanes(
     return [(carrier, province) for carrier, province in pairs]
 
 
-def refresh_context(engine: Engine, config: Config, state: dict[str, Any]) -> None:
+def refresh_context(
+    engine: Engine, config: Config, state: dict[str, Any], lanes: pd.DataFrame
+) -> None:
     """Rows whose due moment was computed against another config (every row still judged)
     or against other lane figures (the parcels of the lanes that moved) become due now."""
     key = context_key(config)
-    figures = lane_figures(load_lane_expectations(engine), config)
+    figures = lane_figures(lanes, config)
     if state.get("context") == key and state.get("lanes") == figures:
         return
     with engine.begin() as conn:
@@ -182,7 +184,8 @@ def run_incremental_tick(
         return full
     result = TickResult(incremental=True)
     started = time.perf_counter()
-    refresh_context(engine, windows, state)
+    lanes = load_lane_expectations(engine)
+    refresh_context(engine, windows, state, lanes)
     release_ended(engine, now)  # what ended silences held is announced once, now
     release_inhibited(engine, now)  # and what resolved incidents held
     marks = read_marks(engine)  # before the rows: these are at least as new as each mark
@@ -191,7 +194,7 @@ def run_incremental_tick(
     result.parcels, result.orders = len(parcels), len(orders)
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
-    judged = judge(engine, config, now, parcels, orders)
+    judged = judge(engine, windows, now, parcels, orders, lanes)
     exceptions = with_fingerprints(judged.exceptions)
     result.exceptions = len(exceptions)
     result.timings["rules"] = time.perf_counter() - mark
