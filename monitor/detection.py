@@ -9,13 +9,14 @@ daemon's tick (monitor/daemon/tick.py) turns it into alert changes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 from sqlalchemy import Engine, and_, case, func, not_, or_, select
 
 from alerts.model import AlertState
@@ -26,12 +27,15 @@ from monitor.maintenance import MaintenanceWindow
 from monitor.metrics.instruments import PARCELS_SKIPPED
 from monitor.rules import (
     BASELINE_COLUMNS,
+    INCIDENT_COLUMNS,
     ORDER_COLUMNS,
     ORDER_TIME_COLUMNS,
     PARCEL_COLUMNS,
     TIME_COLUMNS,
     due,
     evaluate,
+    ranked,
+    with_incidents,
 )
 from monitor.rules.base import RuleContext
 from monitor.rules.incidents import TROUBLE_KINDS
@@ -50,17 +54,22 @@ TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
 RECENTLY_RETURNED = timedelta(days=7)
 
 
-def _active_parcel(now: datetime) -> Any:
+def _active_parcel(now: datetime, few: bool = False) -> Any:
     """Parcels still on their way; finished ones that still have an open alert (so the alert
     can see its condition clear, or stay open for a returned parcel); and parcels returned
     within the last RECENTLY_RETURNED (one that went straight to "returned" between two
-    ticks, or arrived that way in an import, still deserves its `returned` alert)."""
-    with_open_alert = select(A.shipment_id).where(
+    ticks, or arrived that way in an import, still deserves its `returned` alert). `few`:
+    for a few rows, the open alert is looked up per row instead of listing every one."""
+    with_open_alert: Any = select(A.shipment_id).where(
         A.state != AlertState.RESOLVED.value, A.shipment_id.is_not(None)
     )
+    if few:
+        with_open_alert = (
+            select(A.id).where(A.shipment_id == S.id, A.state != AlertState.RESOLVED.value).exists()
+        )
     return or_(
         S.status.not_in(TERMINAL),
-        S.id.in_(with_open_alert),
+        with_open_alert if few else S.id.in_(with_open_alert),
         and_(
             S.status == ParcelStatus.RETURNED.value,
             S.last_event_at >= now - RECENTLY_RETURNED,
@@ -89,7 +98,7 @@ def due_rows(table: Any, key: Any, now: datetime) -> Any:
 def due_parcels_query(now: datetime) -> Any:
     """The parcels an incremental tick judges, with `active`: whether the full tick would
     read them (active_parcels_query); the others are only given their next due moment."""
-    active = case((_active_parcel(now), 1), else_=0).label("active")
+    active = case((_active_parcel(now, few=True), 1), else_=0).label("active")
     return select(*_parcel_columns(), active).where(due_rows(SHIPMENTS, DD.shipment_id, now))
 
 
@@ -107,9 +116,16 @@ def load_due_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
     return frame.assign(active=frame["active"].astype(bool))
 
 
-def _open_order() -> Any:
+def _open_order(few: bool = False) -> Any:
     """Orders not yet shipped (a partial index holds them), and shipped ones whose order alert
-    is still open, so that it can see its condition clear."""
+    is still open, so that it can see its condition clear (`few`: as in _active_parcel)."""
+    if few:
+        return or_(
+            ORD.shipped_at.is_(None),
+            select(A.id)
+            .where(A.sales_order_id == ORD.id, A.state != AlertState.RESOLVED.value)
+            .exists(),
+        )
     with_open_alert = select(A.sales_order_id).where(
         A.state != AlertState.RESOLVED.value, A.sales_order_id.is_not(None)
     )
@@ -125,7 +141,7 @@ def open_orders_query() -> Any:
 
 
 def due_orders_query(now: datetime) -> Any:
-    active = case((_open_order(), 1), else_=0).label("active")
+    active = case((_open_order(few=True), 1), else_=0).label("active")
     return select(*_order_columns(), active).where(due_rows(ORDERS, DD.sales_order_id, now))
 
 
@@ -294,6 +310,37 @@ def without_impossible(
     return parcels.loc[~bad]
 
 
+# Parcel ids per read of the full tick: it holds one piece's rows at a time, and of the rest
+# only what the carrier-wide incidents read (INCIDENT_COLUMNS).
+PIECE_PARCELS = 250_000
+
+
+def parcel_pieces(engine: Engine, now: datetime, size: int) -> Iterator[pd.DataFrame]:
+    """The active parcels in id ranges of `size`, at least one (maybe empty) frame."""
+    with engine.connect() as conn:
+        low, high = conn.execute(select(func.min(S.id), func.max(S.id))).one()
+    if low is None:
+        yield load_parcels(engine, now)
+        return
+    for start in range(int(low) - 1, int(high), size):
+        query = active_parcels_query(now).where(S.id > start, S.id <= start + size)
+        yield read_frame(engine, query, TIME_COLUMNS, CATEGORY_COLUMNS)
+
+
+def _joined(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """The pieces' incident columns as one frame, categoricals kept as categoricals."""
+    if len(pieces) == 1:
+        return pieces[0]
+    columns: dict[str, Any] = {}
+    for name in INCIDENT_COLUMNS:
+        parts = [piece[name] for piece in pieces]
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            columns[name] = pd.Series(union_categoricals(parts, ignore_order=True))
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
+
+
 def detect(
     engine: Engine,
     config: Config,
@@ -301,14 +348,14 @@ def detect(
     parcels: pd.DataFrame | None = None,
     baselines: BaselineCache | None = None,
     orders: pd.DataFrame | None = None,
+    piece: int = PIECE_PARCELS,
 ) -> pd.DataFrame:
-    """Every exception true at `now`, read-only."""
+    """Every exception true at `now`, read-only. Without `parcels`, the active parcels are
+    read and judged `piece` ids at a time, and the carrier-wide incidents are judged at the
+    end over what every piece found."""
     config = with_stored_windows(engine, config, now)
-    if parcels is None:
-        parcels = load_parcels(engine, now)
     if orders is None:
         orders = load_orders(engine)
-    parcels = without_impossible(parcels, now)
     orders = without_impossible(orders, now, ORDER_TIME_COLUMNS, "sales_order_id")
     days = config.rules.incident.baseline_days
     windows = config.maintenance
@@ -318,11 +365,24 @@ def detect(
         else incident_baseline(engine, now, days, windows)
     )
     lanes = load_lane_expectations(engine)  # learned lane p90s for `delayed`: one small query
-    exceptions = evaluate(
-        parcels, now, config, baseline, load_health(engine), lane_expectations=lanes, orders=orders
-    )
-    with_their_orders(engine, exceptions, parcels)
-    return exceptions
+    health = load_health(engine)
+    pieces = iter([parcels]) if parcels is not None else parcel_pieces(engine, now, piece)
+    found: list[pd.DataFrame] = []
+    kept: list[pd.DataFrame] = []
+    for index, frame in enumerate(pieces):
+        frame = without_impossible(frame, now)
+        first = index == 0  # the orders and the carrier health are judged once
+        exceptions = evaluate(
+            frame, now, config, None, health if first else None, lane_expectations=lanes,
+            orders=orders if first else None, incidents=False,
+        )  # fmt: skip
+        with_their_orders(engine, exceptions, frame)
+        found.append(exceptions)
+        kept.append(frame[list(INCIDENT_COLUMNS)])
+    some = [f for f in found if not f.empty]
+    exceptions = pd.concat(some, ignore_index=True) if len(some) > 1 else (some or found)[0]
+    ctx = RuleContext(_joined(kept), pd.Timestamp(now).tz_convert("UTC"), config)
+    return ranked(with_incidents(ctx, exceptions, baseline))
 
 
 def impossible_due(frame: pd.DataFrame, now: datetime, columns: tuple[str, ...]) -> pd.Series:

@@ -29,7 +29,7 @@ from monitor.daemon.inhibition import (
     release_inhibited,
     with_new_incidents,
 )
-from monitor.detection import BaselineCache, detect, load_orders, load_parcels
+from monitor.detection import BaselineCache, detect, load_orders
 from monitor.metrics.instruments import ALERTS_OPENED
 from monitor.store.frames import read_frame
 from monitor.store.silences import active_silences, release_ended
@@ -112,11 +112,10 @@ def run_tick(
     started = time.perf_counter()
     release_ended(engine, now)  # what ended silences held is announced once, now
     release_inhibited(engine, now)  # and what resolved incidents held
-    parcels = load_parcels(engine, now)
-    orders = load_orders(engine)
+    orders = load_orders(engine)  # the parcels are read piece by piece as they are judged
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
-    exceptions = with_fingerprints(detect(engine, config, now, parcels, baselines, orders))
+    exceptions = with_fingerprints(detect(engine, config, now, None, baselines, orders))
     result.exceptions = len(exceptions)
     result.timings["rules"] = time.perf_counter() - mark
     mark = time.perf_counter()

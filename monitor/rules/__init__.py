@@ -41,12 +41,17 @@ PARCEL_RULES: tuple[Rule, ...] = (
 __all__ = [
     "BASELINE_COLUMNS",
     "EXCEPTION_COLUMNS",
+    "INCIDENT_COLUMNS",
     "ORDER_COLUMNS",
     "ORDER_TIME_COLUMNS",
     "PARCEL_COLUMNS",
     "TIME_COLUMNS",
     "evaluate",
+    "ranked",
+    "with_incidents",
 ]
+# What carrier_incidents and hub_incidents read of each parcel.
+INCIDENT_COLUMNS = ("shipment_id", "carrier", "province", "status", "picked_up_at", "last_hub")
 
 
 def evaluate(
@@ -85,14 +90,29 @@ def evaluate(
     exceptions = exceptions.drop_duplicates(
         ["kind", "shipment_id", "sales_order_id", "carrier"], keep="first"
     )
+    if incidents:
+        exceptions = with_incidents(ctx, exceptions, incident_baseline)
+    return ranked(exceptions)
+
+
+def with_incidents(
+    ctx: RuleContext, exceptions: pd.DataFrame, incident_baseline: pd.DataFrame | None
+) -> pd.DataFrame:
+    """`exceptions` and the carrier and hub incidents they make up among `ctx.parcels` (which
+    needs only INCIDENT_COLUMNS: detection builds it piece by piece for the whole book)."""
     grouped = [
         found
         for found in (carrier_incidents(ctx, exceptions, incident_baseline),
                       hub_incidents(ctx, exceptions))
         if not found.empty
-    ] if incidents else []  # fmt: skip
-    if grouped:
-        exceptions = pd.concat([exceptions, *grouped], ignore_index=True)
+    ]  # fmt: skip
+    return pd.concat([exceptions, *grouped], ignore_index=True) if grouped else exceptions
+
+
+def ranked(exceptions: pd.DataFrame) -> pd.DataFrame:
+    """Gravest first, then oldest."""
+    if exceptions.empty:
+        return exceptions.reset_index(drop=True)
     rank = exceptions["severity"].map({s.value: r for s, r in SEVERITY_RANK.items()})
     order = pd.DataFrame({"rank": -rank, "since": exceptions["since"]}).sort_values(
         ["rank", "since"], kind="stable"
