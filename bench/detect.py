@@ -698,6 +698,43 @@ def peak_rss_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
 
 
+BASELINE_SCRIPT = """
+import json, resource, sys, time
+from datetime import datetime
+from monitor.config import parse_config
+from monitor.daemon.tick import run_tick
+from monitor.detection import BaselineCache
+from monitor.store import frames
+from monitor.store.db import make_engine
+url, moment, warehouses = sys.argv[1], datetime.fromisoformat(sys.argv[2]), json.loads(sys.argv[3])
+config = parse_config({"database": {"url": url}, "warehouses": warehouses}, "<bench>")
+engine = make_engine(url)
+started = time.perf_counter()
+result = run_tick(engine, config, moment, BaselineCache())
+wall = time.perf_counter() - started
+reader = frames.reader_peak_rss_mib()
+print(json.dumps({"wall": wall, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "reader": reader, "exceptions": result.exceptions, "opened": result.opened,
+                  "resolved": result.resolved}))
+"""
+
+
+def run_baseline(code: Path, database: Path, moment: datetime) -> dict[str, Any]:
+    """The earlier checkout's full tick on this store, in a fresh process (its own imports,
+    its own SQLite reader), as the daemon would run it once per tick."""
+    import json
+    import subprocess
+
+    environment = {**os.environ, "PYTHONPATH": str(code.resolve())}
+    answer = subprocess.run(
+        [sys.executable, "-c", BASELINE_SCRIPT, f"sqlite:///{database}", moment.isoformat(),
+         json.dumps(list(WAREHOUSES))],
+        env=environment, capture_output=True, text=True, check=True, cwd=str(code),
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
+    return result
+
+
 def reset_peak_rss(pid: int | None) -> bool:
     """Start a process's high-water mark afresh (Linux: 5 to /proc/PID/clear_refs), so that the
     steady ticks' peak is not the build's or the first tick's."""
@@ -786,6 +823,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--db", type=Path, help="where to build the database (default: a new temporary folder)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument(
+        "--baseline-code",
+        type=Path,
+        help="a checkout of an earlier parcelwatch: its full tick is timed on the same store "
+        "at the same moment, after the steady phase, in a process of its own",
+    )
     args = parser.parse_args(argv)
     if args.parcels < 1 or args.naive_sample < 100:
         parser.error("--parcels must be at least 1 and --naive-sample at least 100")
@@ -914,6 +957,14 @@ def report(args: argparse.Namespace, main_db: Path, naive_db: Path) -> None:
         print(
             f"\npeak RSS of the steady phase (incremental tick + full reconciliation): this "
             f"process {steady_rss:.0f} MiB, the SQLite reader {steady_reader or 0:.0f} MiB"
+        )
+    if args.baseline_code is not None:
+        old = run_baseline(args.baseline_code, main_db, later)
+        print(
+            f"baseline: the earlier checkout's full tick on the same store at the same moment: "
+            f"{old['wall']:.2f} s wall, peak RSS {old['rss']:.0f} MiB + SQLite reader "
+            f"{old['reader'] or 0:.0f} MiB; {old['exceptions']:,} exceptions, "
+            f"{old['opened']:,} opened, {old['resolved']:,} resolved"
         )
 
     rss_ticks = peak_rss_mib(resource.RUSAGE_SELF)

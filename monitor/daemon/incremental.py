@@ -45,6 +45,7 @@ from monitor.detection import (
 from monitor.metrics.instruments import RECONCILE_DIFFERENCES
 from monitor.store.due import (
     clear_marks,
+    forget_state,
     mark_all_due,
     mark_lanes_due,
     read_marks,
@@ -217,6 +218,21 @@ def run_incremental_tick(
     escalate(engine, config, now)  # what nobody acknowledged pages the next group
     result.timings["write"] = time.perf_counter() - mark
     count_changes(result, changes)
+    return result
+
+
+def run_full_tick(
+    engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None = None
+) -> TickResult:
+    """The full tick when `daemon.incremental_detection` is off: it also drops the marks it
+    has judged (nobody else would, and the triggers keep writing them) and forgets the config
+    fingerprint, so that incremental ticks, once turned back on, start by making every row
+    due (the due moments were not kept meanwhile)."""
+    marks = read_marks(engine)
+    result = run_tick(engine, config, now, baselines)
+    with engine.begin() as conn:
+        clear_marks(conn, marks.ids)
+        forget_state(conn, "context")
     return result
 
 

@@ -32,9 +32,9 @@ from alerts.sinks import build_routes
 from carriers.status import ParcelStatus
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.daemon.incremental import reconcile, run_incremental_tick
+from monitor.daemon.incremental import reconcile, run_full_tick, run_incremental_tick
 from monitor.daemon.poller import CarrierClient, Poller
-from monitor.daemon.tick import TickResult, run_tick
+from monitor.daemon.tick import TickResult
 from monitor.detection import BaselineCache
 from monitor.metrics.collectors import register_store_collector
 from monitor.metrics.instruments import (
@@ -203,7 +203,7 @@ class Daemon:
             )  # fmt: skip
 
     async def detect(self) -> None:
-        tick = run_incremental_tick if self.config.daemon.incremental_detection else run_tick
+        tick = run_incremental_tick if self.config.daemon.incremental_detection else run_full_tick
 
         async def work() -> None:
             with DETECTION_DURATION.time():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -125,5 +124,5 @@ def write_state(conn: Connection, key: str, value: Any) -> None:
         conn.execute(table.insert().values(key=key, value=text))
 
 
-def stamp(moment: datetime) -> str:
-    return moment.isoformat()
+def forget_state(conn: Connection, key: str) -> None:
+    conn.execute(delete(DETECT_STATE).where(DETECT_STATE.c.key == key))

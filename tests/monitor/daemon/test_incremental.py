@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from prometheus_client import REGISTRY
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from monitor.clock import QUIET
-from monitor.daemon.incremental import reconcile, run_incremental_tick
+from monitor.daemon.incremental import reconcile, run_full_tick, run_incremental_tick
 from monitor.daemon.tick import run_tick
-from monitor.store.tables import LANE_STATS, SHIPMENTS
+from monitor.store.tables import DETECT_DIRTY, LANE_STATS, SHIPMENTS
 from tests.support.config import make_config
 from tests.support.lifecycle import CONFIG, alerts, at, in_transit, put
 
@@ -103,3 +103,16 @@ def test_reconciliation_counts_and_repairs_a_late_due_moment(engine: Engine) -> 
     kinds = {a["kind"] for a in alerts(engine, state="active")}
     assert kinds == orders | {"delayed", "stalled"}
     assert run_tick(engine, CONFIG, later).opened == 0
+
+
+def test_full_ticks_alone_keep_no_marks_and_hand_over_a_store_all_due(engine: Engine) -> None:
+    """daemon.incremental_detection = false, then back on."""
+    now = at("2026-11-19 12:00")
+    in_transit(engine, now, "2026-11-19 06:00")
+    run_incremental_tick(engine, CONFIG, now)
+    in_transit(engine, now, "2026-11-19 11:00")  # marked
+    run_full_tick(engine, CONFIG, now)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(DETECT_DIRTY)).scalar() == 0
+    back = run_incremental_tick(engine, CONFIG, now + timedelta(minutes=5))
+    assert back.parcels == 1  # every row due again: its due moment was not kept meanwhile
