@@ -99,7 +99,10 @@ def due_parcels_query(now: datetime) -> Any:
     """The parcels an incremental tick judges, with `active`: whether the full tick would
     read them (active_parcels_query); the others are only given their next due moment."""
     active = case((_active_parcel(now, few=True), 1), else_=0).label("active")
-    return select(*_parcel_columns(), active).where(due_rows(SHIPMENTS, DD.shipment_id, now))
+    stored = S.due_at.label("stored_due")  # a due moment that did not move is not rewritten
+    return select(*_parcel_columns(), active, stored).where(
+        due_rows(SHIPMENTS, DD.shipment_id, now)
+    )
 
 
 CATEGORY_COLUMNS = (
@@ -112,8 +115,13 @@ def load_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
 
 
 def load_due_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
-    frame = read_frame(engine, due_parcels_query(now), TIME_COLUMNS, CATEGORY_COLUMNS)
+    times = (*TIME_COLUMNS, "stored_due")
+    frame = read_frame(engine, due_parcels_query(now), times, CATEGORY_COLUMNS)
     return frame.assign(active=frame["active"].astype(bool))
+
+
+def load_due_orders(engine: Engine, now: datetime) -> pd.DataFrame:
+    return load_orders(engine, due_orders_query(now), ("stored_due",))
 
 
 def _open_order(few: bool = False) -> Any:
@@ -142,16 +150,17 @@ def open_orders_query() -> Any:
 
 def due_orders_query(now: datetime) -> Any:
     active = case((_open_order(few=True), 1), else_=0).label("active")
-    return select(*_order_columns(), active).where(due_rows(ORDERS, DD.sales_order_id, now))
+    stored = ORD.due_at.label("stored_due")
+    return select(*_order_columns(), active, stored).where(due_rows(ORDERS, DD.sales_order_id, now))
 
 
-def load_orders(engine: Engine, query: Any = None) -> pd.DataFrame:
+def load_orders(engine: Engine, query: Any = None, times: tuple[str, ...] = ()) -> pd.DataFrame:
     """The order frame, with the parcel-side subject columns empty (an order rule's alert has
     no parcel) and `carrier` empty for the threshold scopes."""
     frame = read_frame(
         engine,
         open_orders_query() if query is None else query,
-        ORDER_TIME_COLUMNS,
+        (*ORDER_TIME_COLUMNS, *times),
         ("platform", "shop", "warehouse", "province"),
     )
     return frame.assign(
@@ -436,8 +445,9 @@ def judge(
     unless it is a returned parcel whose return the active set will still show. `config`
     holds the stored maintenance windows already (with_stored_windows), `lanes` the lane
     figures if the caller read them."""
-    live = without_impossible(parcels[parcels["active"]].drop(columns="active"), now)
-    open_orders = orders[orders["active"].astype(bool)].drop(columns="active")
+    extra = ["active", "stored_due"]
+    live = without_impossible(parcels[parcels["active"]].drop(columns=extra), now)
+    open_orders = orders[orders["active"].astype(bool)].drop(columns=extra)
     live_orders = without_impossible(open_orders, now, ORDER_TIME_COLUMNS, "sales_order_id")
     if lanes is None:
         lanes = load_lane_expectations(engine)

@@ -35,11 +35,10 @@ from monitor.daemon.tick import (
 )
 from monitor.detection import (
     BaselineCache,
-    due_orders_query,
     due_rows,
     judge,
+    load_due_orders,
     load_due_parcels,
-    load_orders,
     with_stored_windows,
 )
 from monitor.metrics.instruments import RECONCILE_DIFFERENCES
@@ -191,7 +190,7 @@ def run_incremental_tick(
     release_inhibited(engine, now)  # and what resolved incidents held
     marks = read_marks(engine)  # before the rows: these are at least as new as each mark
     parcels = load_due_parcels(engine, now)
-    orders = load_orders(engine, due_orders_query(now))
+    orders = load_due_orders(engine, now)
     result.parcels, result.orders = len(parcels), len(orders)
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
@@ -209,8 +208,12 @@ def run_incremental_tick(
     mark = time.perf_counter()
 
     def finish(conn: Connection) -> None:
-        write_due(conn, SHIPMENTS, parcels["shipment_id"], judged.parcel_due)
-        write_due(conn, ORDERS, orders["sales_order_id"], judged.order_due)
+        for table, rows, key, due in (
+            (SHIPMENTS, parcels, "shipment_id", judged.parcel_due),
+            (ORDERS, orders, "sales_order_id", judged.order_due),
+        ):
+            moved = (rows["stored_due"].isna() | (rows["stored_due"] != due)).to_numpy(bool)
+            write_due(conn, table, rows.loc[moved, key], due[moved])
         clear_marks(conn, marks.ids)
         write_state(conn, "last_tick_at", now.isoformat())
 
