@@ -929,6 +929,7 @@ def report(args: argparse.Namespace, main_db: Path, naive_db: Path) -> None:
     # The steady phase's own peaks: this process's high-water mark starts afresh, and so does
     # the SQLite reader (restarted: an allocator keeps what the first ticks' big reads took).
     frames._reader.close()
+    frames.read_frame(engine, "SELECT 1 AS started")  # the daemon's reader runs already
     steady_peaks = reset_peak_rss(os.getpid())
     mark = time.perf_counter()
     traffic = five_minutes_of_traffic(main_db, n, later)
