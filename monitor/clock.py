@@ -13,6 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 # so that one 9999-12-31 cannot make every threshold computation overflow.
 EARLIEST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_ALLOWANCE = timedelta(days=2)
+# Due moments that are not moments (docs/architecture.md "Incremental detection"): NEVER for
+# a row no rule judges again until its data changes (a finished parcel without an open
+# alert), QUIET for a row still judged whose clocks have all run out.
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+QUIET = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def implausible_moment(value: datetime, now: datetime) -> str | None:

@@ -265,6 +265,11 @@ class DaemonConfig(Strict):
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 30
     subscribe_interval_seconds: Annotated[float, Field(gt=0)] = 60
     detect_interval_seconds: Annotated[float, Field(gt=0)] = 60
+    # Detection ticks judge only what is due or changed; the full tick runs as the
+    # reconciliation, on its own slower schedule, and judges carrier and hub incidents
+    # (docs/architecture.md "Incremental detection"). false: every tick is a full one.
+    incremental_detection: bool = True
+    reconcile_interval_seconds: Annotated[float, Field(gt=0)] = 3600
     deliver_interval_seconds: Annotated[float, Field(gt=0)] = 15
     # On SIGTERM: how long the jobs in hand may take to finish before they are cancelled (a
     # cancelled poll or delivery releases what it claimed).

@@ -9,64 +9,99 @@ daemon's tick (monitor/daemon/tick.py) turns it into alert changes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, func, not_, or_, select
+from pandas.api.types import union_categoricals
+from sqlalchemy import Engine, and_, case, func, not_, or_, select
 
 from alerts.model import AlertState
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
-from monitor.clock import EARLIEST_MOMENT
+from monitor.clock import EARLIEST_MOMENT, NEVER, QUIET
 from monitor.config import Config
 from monitor.maintenance import MaintenanceWindow
 from monitor.metrics.instruments import PARCELS_SKIPPED
 from monitor.rules import (
     BASELINE_COLUMNS,
+    INCIDENT_COLUMNS,
     ORDER_COLUMNS,
     ORDER_TIME_COLUMNS,
     PARCEL_COLUMNS,
     TIME_COLUMNS,
+    due,
     evaluate,
+    ranked,
+    with_incidents,
 )
+from monitor.rules.base import RuleContext
 from monitor.rules.incidents import TROUBLE_KINDS
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
 from monitor.store.lanes import load_lane_expectations
 from monitor.store.maintenance import stored_windows
-from monitor.store.tables import ALERTS, ORDER_PARCELS, ORDERS, SHIPMENTS
+from monitor.store.tables import ALERTS, DETECT_DIRTY, ORDER_PARCELS, ORDERS, SHIPMENTS
 
 S = SHIPMENTS.c
 A = ALERTS.c
 ORD = ORDERS.c
+DD = DETECT_DIRTY.c
 log = logging.getLogger(__name__)
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
 RECENTLY_RETURNED = timedelta(days=7)
 
 
-def active_parcels_query(now: datetime) -> Any:
+def _active_parcel(now: datetime, few: bool = False) -> Any:
     """Parcels still on their way; finished ones that still have an open alert (so the alert
     can see its condition clear, or stay open for a returned parcel); and parcels returned
     within the last RECENTLY_RETURNED (one that went straight to "returned" between two
-    ticks, or arrived that way in an import, still deserves its `returned` alert)."""
-    with_open_alert = select(A.shipment_id).where(
+    ticks, or arrived that way in an import, still deserves its `returned` alert). `few`:
+    for a few rows, the open alert is looked up per row instead of listing every one."""
+    with_open_alert: Any = select(A.shipment_id).where(
         A.state != AlertState.RESOLVED.value, A.shipment_id.is_not(None)
     )
-    # The rules' columns (monitor/rules/base.py PARCEL_COLUMNS), the shipment id under its
-    # frame name.
-    columns = [S.id.label("shipment_id"), *(S[name] for name in PARCEL_COLUMNS[1:])]
-    return select(*columns).where(
-        or_(
-            S.status.not_in(TERMINAL),
-            S.id.in_(with_open_alert),
-            and_(
-                S.status == ParcelStatus.RETURNED.value,
-                S.last_event_at >= now - RECENTLY_RETURNED,
-                S.last_event_at <= now,
-            ),
+    if few:
+        with_open_alert = (
+            select(A.id).where(A.shipment_id == S.id, A.state != AlertState.RESOLVED.value).exists()
         )
+    return or_(
+        S.status.not_in(TERMINAL),
+        with_open_alert if few else S.id.in_(with_open_alert),
+        and_(
+            S.status == ParcelStatus.RETURNED.value,
+            S.last_event_at >= now - RECENTLY_RETURNED,
+            S.last_event_at <= now,
+        ),
+    )
+
+
+# The rules' columns (monitor/rules/base.py PARCEL_COLUMNS), the shipment id under its frame
+# name.
+def _parcel_columns() -> list[Any]:
+    return [S.id.label("shipment_id"), *(S[name] for name in PARCEL_COLUMNS[1:])]
+
+
+def active_parcels_query(now: datetime) -> Any:
+    return select(*_parcel_columns()).where(_active_parcel(now))
+
+
+def due_rows(table: Any, key: Any, now: datetime) -> Any:
+    """Rows due by `now` (NULL: due since they were written) or marked changed since the
+    last tick (docs/architecture.md "Incremental detection"): index look-ups, not a scan."""
+    marked = select(key).where(key.is_not(None))
+    return or_(table.c.due_at.is_(None), table.c.due_at <= now, table.c.id.in_(marked))
+
+
+def due_parcels_query(now: datetime) -> Any:
+    """The parcels an incremental tick judges, with `active`: whether the full tick would
+    read them (active_parcels_query); the others are only given their next due moment."""
+    active = case((_active_parcel(now, few=True), 1), else_=0).label("active")
+    stored = S.due_at.label("stored_due")  # a due moment that did not move is not rewritten
+    return select(*_parcel_columns(), active, stored).where(
+        due_rows(SHIPMENTS, DD.shipment_id, now)
     )
 
 
@@ -79,23 +114,53 @@ def load_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
     return read_frame(engine, active_parcels_query(now), TIME_COLUMNS, CATEGORY_COLUMNS)
 
 
-def open_orders_query() -> Any:
+def load_due_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
+    times = (*TIME_COLUMNS, "stored_due")
+    frame = read_frame(engine, due_parcels_query(now), times, CATEGORY_COLUMNS)
+    return frame.assign(active=frame["active"].astype(bool))
+
+
+def load_due_orders(engine: Engine, now: datetime) -> pd.DataFrame:
+    return load_orders(engine, due_orders_query(now), ("stored_due",))
+
+
+def _open_order(few: bool = False) -> Any:
     """Orders not yet shipped (a partial index holds them), and shipped ones whose order alert
-    is still open, so that it can see its condition clear."""
+    is still open, so that it can see its condition clear (`few`: as in _active_parcel)."""
+    if few:
+        return or_(
+            ORD.shipped_at.is_(None),
+            select(A.id)
+            .where(A.sales_order_id == ORD.id, A.state != AlertState.RESOLVED.value)
+            .exists(),
+        )
     with_open_alert = select(A.sales_order_id).where(
         A.state != AlertState.RESOLVED.value, A.sales_order_id.is_not(None)
     )
-    columns = [ORD.id.label("sales_order_id"), *(ORD[name] for name in ORDER_COLUMNS[1:])]
-    return select(*columns).where(or_(ORD.shipped_at.is_(None), ORD.id.in_(with_open_alert)))
+    return or_(ORD.shipped_at.is_(None), ORD.id.in_(with_open_alert))
 
 
-def load_orders(engine: Engine) -> pd.DataFrame:
+def _order_columns() -> list[Any]:
+    return [ORD.id.label("sales_order_id"), *(ORD[name] for name in ORDER_COLUMNS[1:])]
+
+
+def open_orders_query() -> Any:
+    return select(*_order_columns()).where(_open_order())
+
+
+def due_orders_query(now: datetime) -> Any:
+    active = case((_open_order(few=True), 1), else_=0).label("active")
+    stored = ORD.due_at.label("stored_due")
+    return select(*_order_columns(), active, stored).where(due_rows(ORDERS, DD.sales_order_id, now))
+
+
+def load_orders(engine: Engine, query: Any = None, times: tuple[str, ...] = ()) -> pd.DataFrame:
     """The order frame, with the parcel-side subject columns empty (an order rule's alert has
     no parcel) and `carrier` empty for the threshold scopes."""
     frame = read_frame(
         engine,
-        open_orders_query(),
-        ORDER_TIME_COLUMNS,
+        open_orders_query() if query is None else query,
+        (*ORDER_TIME_COLUMNS, *times),
         ("platform", "shop", "warehouse", "province"),
     )
     return frame.assign(
@@ -254,6 +319,37 @@ def without_impossible(
     return parcels.loc[~bad]
 
 
+# Parcel ids per read of the full tick: it holds one piece's rows at a time, and of the rest
+# only what the carrier-wide incidents read (INCIDENT_COLUMNS).
+PIECE_PARCELS = 250_000
+
+
+def parcel_pieces(engine: Engine, now: datetime, size: int) -> Iterator[pd.DataFrame]:
+    """The active parcels in id ranges of `size`, at least one (maybe empty) frame."""
+    with engine.connect() as conn:
+        low, high = conn.execute(select(func.min(S.id), func.max(S.id))).one()
+    if low is None:
+        yield load_parcels(engine, now)
+        return
+    for start in range(int(low) - 1, int(high), size):
+        query = active_parcels_query(now).where(S.id > start, S.id <= start + size)
+        yield read_frame(engine, query, TIME_COLUMNS, CATEGORY_COLUMNS)
+
+
+def _joined(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """The pieces' incident columns as one frame, categoricals kept as categoricals."""
+    if len(pieces) == 1:
+        return pieces[0]
+    columns: dict[str, Any] = {}
+    for name in INCIDENT_COLUMNS:
+        parts = [piece[name] for piece in pieces]
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            columns[name] = pd.Series(union_categoricals(parts, ignore_order=True))
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
+
+
 def detect(
     engine: Engine,
     config: Config,
@@ -261,14 +357,14 @@ def detect(
     parcels: pd.DataFrame | None = None,
     baselines: BaselineCache | None = None,
     orders: pd.DataFrame | None = None,
+    piece: int = PIECE_PARCELS,
 ) -> pd.DataFrame:
-    """Every exception true at `now`, read-only."""
+    """Every exception true at `now`, read-only. Without `parcels`, the active parcels are
+    read and judged `piece` ids at a time, and the carrier-wide incidents are judged at the
+    end over what every piece found."""
     config = with_stored_windows(engine, config, now)
-    if parcels is None:
-        parcels = load_parcels(engine, now)
     if orders is None:
         orders = load_orders(engine)
-    parcels = without_impossible(parcels, now)
     orders = without_impossible(orders, now, ORDER_TIME_COLUMNS, "sales_order_id")
     days = config.rules.incident.baseline_days
     windows = config.maintenance
@@ -278,8 +374,100 @@ def detect(
         else incident_baseline(engine, now, days, windows)
     )
     lanes = load_lane_expectations(engine)  # learned lane p90s for `delayed`: one small query
+    health = load_health(engine)
+    pieces = iter([parcels]) if parcels is not None else parcel_pieces(engine, now, piece)
+    found: list[pd.DataFrame] = []
+    kept: list[pd.DataFrame] = []
+    for index, frame in enumerate(pieces):
+        frame = without_impossible(frame, now)
+        first = index == 0  # the orders and the carrier health are judged once
+        exceptions = evaluate(
+            frame, now, config, None, health if first else None, lane_expectations=lanes,
+            orders=orders if first else None, incidents=False,
+        )  # fmt: skip
+        with_their_orders(engine, exceptions, frame)
+        found.append(exceptions)
+        kept.append(frame[list(INCIDENT_COLUMNS)])
+    some = [f for f in found if not f.empty]
+    exceptions = pd.concat(some, ignore_index=True) if len(some) > 1 else (some or found)[0]
+    ctx = RuleContext(_joined(kept), pd.Timestamp(now).tz_convert("UTC"), config)
+    return ranked(with_incidents(ctx, exceptions, baseline))
+
+
+def impossible_due(frame: pd.DataFrame, now: datetime, columns: tuple[str, ...]) -> pd.Series:
+    """When a row `without_impossible` skipped can first be judged: once its farthest time
+    is within IMPOSSIBLE_AHEAD of the clock; never (QUIET, until new data) if a time lies
+    before EARLIEST_MOMENT."""
+    low = pd.Timestamp(EARLIEST_MOMENT)
+    times = frame[list(columns)]
+    early = (times < low).to_numpy(dtype=bool, na_value=False).any(axis=1)
+    farthest = times.max(axis=1).astype("datetime64[us, UTC]") - IMPOSSIBLE_AHEAD
+    edge = farthest.where(~early & farthest.notna(), pd.Timestamp(QUIET))
+    return edge.clip(lower=pd.Timestamp(now))
+
+
+@dataclass
+class Judged:
+    """What an incremental tick learned about the rows it read: the exceptions of the ones it
+    judged (no carrier-wide incidents), and every read row's next due moment."""
+
+    exceptions: pd.DataFrame
+    parcel_due: pd.Series
+    order_due: pd.Series
+
+
+def _due_moments(
+    rows: pd.DataFrame, judged: pd.DataFrame, now: datetime, computed: pd.Series,
+    columns: tuple[str, ...],
+) -> pd.Series:  # fmt: skip
+    """NEVER for rows the full tick would not read; the rules' next crossing for the judged
+    ones; the plausibility edge for those with impossible times."""
+    moments = pd.Series(pd.Timestamp(NEVER), index=rows.index, dtype="datetime64[us, UTC]")
+    active = rows["active"].astype(bool).to_numpy(dtype=bool)
+    skipped = active & ~rows.index.isin(judged.index)
+    if skipped.any():
+        moments[skipped] = impossible_due(rows.loc[skipped], now, columns)
+    moments.loc[judged.index] = computed.astype("datetime64[us, UTC]")
+    return moments
+
+
+def judge(
+    engine: Engine,
+    config: Config,
+    now: datetime,
+    parcels: pd.DataFrame,
+    orders: pd.DataFrame,
+    lanes: pd.DataFrame | None = None,
+) -> Judged:
+    """The rules over the rows an incremental tick read (load_due_parcels, due_orders_query),
+    the same pure functions as `detect`, and each row's next due moment (monitor/rules/due.py).
+    A finished parcel read only because it was due (it left the active set) is given NEVER,
+    unless it is a returned parcel whose return the active set will still show. `config`
+    holds the stored maintenance windows already (with_stored_windows), `lanes` the lane
+    figures if the caller read them."""
+    extra = ["active", "stored_due"]
+    live = without_impossible(parcels[parcels["active"]].drop(columns=extra), now)
+    open_orders = orders[orders["active"].astype(bool)].drop(columns=extra)
+    live_orders = without_impossible(open_orders, now, ORDER_TIME_COLUMNS, "sales_order_id")
+    if lanes is None:
+        lanes = load_lane_expectations(engine)
     exceptions = evaluate(
-        parcels, now, config, baseline, load_health(engine), lane_expectations=lanes, orders=orders
+        live, now, config, None, load_health(engine), lane_expectations=lanes,
+        orders=live_orders, incidents=False,
+    )  # fmt: skip
+    with_their_orders(engine, exceptions, live)
+    moment = pd.Timestamp(now).tz_convert("UTC")
+    parcel_due = _due_moments(
+        parcels, live, now, due.parcel_due(RuleContext(live, moment, config, lanes)), TIME_COLUMNS
     )
-    with_their_orders(engine, exceptions, parcels)
-    return exceptions
+    later = (
+        ~parcels["active"]
+        & (parcels["status"] == ParcelStatus.RETURNED.value).to_numpy(dtype=bool)
+        & (parcels["last_event_at"] > moment).to_numpy(dtype=bool, na_value=False)
+    )
+    parcel_due[later] = parcels.loc[later, "last_event_at"]
+    order_due = _due_moments(
+        orders, live_orders, now, due.order_due(RuleContext(live_orders, moment, config)),
+        ORDER_TIME_COLUMNS,
+    )  # fmt: skip
+    return Judged(exceptions, parcel_due, order_due)

@@ -39,6 +39,8 @@ TABLES = (
     "stalled_count",
     "carrier_answer_number",
     "penalty",
+    "detect_dirty",
+    "detect_state",
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,8 +32,9 @@ from alerts.sinks import build_routes
 from carriers.status import ParcelStatus
 from monitor.clock import Clock
 from monitor.config import Config
+from monitor.daemon.incremental import reconcile, run_full_tick, run_incremental_tick
 from monitor.daemon.poller import CarrierClient, Poller
-from monitor.daemon.tick import run_tick
+from monitor.daemon.tick import TickResult
 from monitor.detection import BaselineCache
 from monitor.metrics.collectors import register_store_collector
 from monitor.metrics.instruments import (
@@ -148,6 +150,7 @@ class Daemon:
         self.last_tick: Any = None
         self.inflight: set[asyncio.Task[Any]] = set()
         self.baselines = BaselineCache()
+        self.detect_lock = threading.Lock()
         self.status = StatusLine(self.engine)
         count_skipped_runs(self.scheduler)
         # Sinks are built once: their rate-limit windows live in them.
@@ -190,16 +193,33 @@ class Daemon:
     async def subscribe(self) -> None:
         await self._guarded("subscribe", self.poller.subscribe_new)
 
+    def _detection(self, tick: Callable[..., TickResult]) -> TickResult | None:
+        """One detection at a time in this process (the incremental tick and the
+        reconciliation are two jobs) and across replicas (the advisory lock)."""
+        with self.detect_lock:
+            return run_alone(
+                self.engine, "detect", tick, self.engine, self.config, self.clock.now(),
+                self.baselines,
+            )  # fmt: skip
+
     async def detect(self) -> None:
+        tick = run_incremental_tick if self.config.daemon.incremental_detection else run_full_tick
+
         async def work() -> None:
             with DETECTION_DURATION.time():
-                self.last_tick = await asyncio.to_thread(
-                    run_alone, self.engine, "detect",
-                    run_tick, self.engine, self.config, self.clock.now(), self.baselines,
-                )  # fmt: skip
+                self.last_tick = await asyncio.to_thread(self._detection, tick)
             LAST_DETECTION.set_to_current_time()
 
         await self._guarded("detect", work)
+
+    async def reconcile(self) -> None:
+        """The full tick behind the incremental ones (docs/architecture.md "Incremental
+        detection"): carrier-wide incidents, and whatever the incremental state missed."""
+
+        async def work() -> None:
+            await asyncio.to_thread(self._detection, reconcile)
+
+        await self._guarded("reconcile", work)
 
     async def compact_counts(self) -> None:
         """Fold the /metrics counts' appended rows (monitor/store/counts.py). Safe on every
@@ -269,6 +289,9 @@ class Daemon:
             self._every("subscribe", self.subscribe, every.subscribe_interval_seconds,
                         next_run_time=_soon())  # fmt: skip
         self._every("detect", self.detect, every.detect_interval_seconds, next_run_time=_soon())
+        if every.incremental_detection:
+            self._every("reconcile", self.reconcile, every.reconcile_interval_seconds,
+                        next_run_time=_soon())  # fmt: skip
         self._every("lanes", self.refresh_lanes, 3600, next_run_time=_soon())
         self._every("counts", self.compact_counts, COMPACT_SECONDS)
         # Monday 09:00 in the shop's zone: operations managers read it at the weekly meeting.

@@ -9,12 +9,13 @@ ended silences and resolved incidents held (before), and escalation (after).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, bindparam, insert, literal, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, literal, select, update
 
 from alerts.lifecycle import Plan, plan
 from alerts.model import AlertState, Resolution, fingerprint
@@ -28,7 +29,7 @@ from monitor.daemon.inhibition import (
     release_inhibited,
     with_new_incidents,
 )
-from monitor.detection import BaselineCache, detect, load_orders, load_parcels
+from monitor.detection import BaselineCache, detect, load_orders
 from monitor.metrics.instruments import ALERTS_OPENED
 from monitor.store.frames import read_frame
 from monitor.store.silences import active_silences, release_ended
@@ -73,14 +74,20 @@ class TickResult:
     deescalated: int = 0
     resolved: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    # Incremental ticks (monitor/daemon/incremental.py): how many parcels and orders were
+    # read as due or changed; a reconciliation: the differences it repaired.
+    incremental: bool = False
+    parcels: int = 0
+    orders: int = 0
+    differences: int = 0
 
 
 def _current_alerts(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
     open_alerts = read_frame(
         engine,
-        select(A.id, A.fingerprint, A.kind, A.severity, A.since).where(
-            A.state != AlertState.RESOLVED.value
-        ),
+        select(
+            A.id, A.fingerprint, A.kind, A.severity, A.since, A.shipment_id, A.sales_order_id
+        ).where(A.state != AlertState.RESOLVED.value),
         ["since"],
     )
     manual = read_frame(
@@ -92,28 +99,40 @@ def _current_alerts(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def run_tick(
-    engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None = None
+    engine: Engine,
+    config: Config,
+    now: datetime,
+    baselines: BaselineCache | None = None,
+    review: Callable[[Plan, pd.DataFrame], None] | None = None,
 ) -> TickResult:
-    """Detect at `now` and bring the alert queue in line with what is true."""
+    """Detect at `now` and bring the alert queue in line with what is true: the full tick,
+    every active parcel and open order. `review(plan, open_alerts)` sees the plan before it
+    is applied (the reconciliation counts what the incremental ticks missed)."""
     result = TickResult()
     started = time.perf_counter()
     release_ended(engine, now)  # what ended silences held is announced once, now
     release_inhibited(engine, now)  # and what resolved incidents held
-    parcels = load_parcels(engine, now)
-    orders = load_orders(engine)
+    orders = load_orders(engine)  # the parcels are read piece by piece as they are judged
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
-    exceptions = with_fingerprints(detect(engine, config, now, parcels, baselines, orders))
+    exceptions = with_fingerprints(detect(engine, config, now, None, baselines, orders))
     result.exceptions = len(exceptions)
     result.timings["rules"] = time.perf_counter() - mark
     mark = time.perf_counter()
     open_alerts, manual = _current_alerts(engine)
     changes = plan(exceptions, open_alerts, manual)
+    if review is not None:
+        review(changes, open_alerts)
     result.timings["plan"] = time.perf_counter() - mark
     mark = time.perf_counter()
     apply_plan(engine, changes, now)
     escalate(engine, config, now)  # what nobody acknowledged pages the next group
     result.timings["write"] = time.perf_counter() - mark
+    count_changes(result, changes)
+    return result
+
+
+def count_changes(result: TickResult, changes: Plan) -> None:
     result.opened = len(changes.open)
     if result.opened:
         opened = changes.open.groupby(
@@ -124,14 +143,21 @@ def run_tick(
     result.escalated = len(changes.escalate)
     result.deescalated = len(changes.deescalate)
     result.resolved = len(changes.resolve)
-    return result
 
 
 def _py_times(values: pd.Series) -> list[datetime]:
     return [v.to_pydatetime() for v in values]
 
 
-def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
+def apply_plan(
+    engine: Engine,
+    changes: Plan,
+    now: datetime,
+    finish: Callable[[Connection], None] | None = None,
+) -> None:
+    """The plan in one transaction; `finish` writes more in the same one (an incremental
+    tick's due moments and the changed-set marks it judged, so that a crash leaves both or
+    neither)."""
     stamp = int(now.timestamp() * 1_000_000)
     history: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
@@ -273,6 +299,8 @@ def apply_plan(engine: Engine, changes: Plan, now: datetime) -> None:
             conn.execute(insert(ALERT_HISTORY), history)
         if outbox:
             conn.execute(insert(OUTBOX), outbox)
+        if finish is not None:
+            finish(conn)
 
 
 def _alert_rows(new: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:

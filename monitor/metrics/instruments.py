@@ -65,6 +65,11 @@ PARCELS_SKIPPED = Counter(
     "parcelwatch_detection_skipped_parcels",
     "Parcels a detection tick could not evaluate because a stored time is impossible.",
 )
+RECONCILE_DIFFERENCES = Counter(
+    "parcelwatch_reconciliation_differences",
+    "Alert changes the full reconciliation found that the incremental ticks had not made "
+    '(docs/observability.md "Detection reconciliation"); zero when the due moments are right.',
+)
 LAST_DETECTION = Gauge(
     "parcelwatch_last_detection_timestamp_seconds",
     "When the last detection tick finished (Unix time); alert when it stops moving.",

@@ -41,12 +41,17 @@ PARCEL_RULES: tuple[Rule, ...] = (
 __all__ = [
     "BASELINE_COLUMNS",
     "EXCEPTION_COLUMNS",
+    "INCIDENT_COLUMNS",
     "ORDER_COLUMNS",
     "ORDER_TIME_COLUMNS",
     "PARCEL_COLUMNS",
     "TIME_COLUMNS",
     "evaluate",
+    "ranked",
+    "with_incidents",
 ]
+# What carrier_incidents and hub_incidents read of each parcel.
+INCIDENT_COLUMNS = ("shipment_id", "carrier", "province", "status", "picked_up_at", "last_hub")
 
 
 def evaluate(
@@ -57,7 +62,11 @@ def evaluate(
     carrier_health: pd.DataFrame | None = None,
     lane_expectations: pd.DataFrame | None = None,
     orders: pd.DataFrame | None = None,
+    incidents: bool = True,
 ) -> pd.DataFrame:
+    """`incidents=False` leaves out the carrier-wide groupings (carrier and hub incidents),
+    which need every parcel of the book: an incremental tick judges only some
+    (docs/architecture.md "Incremental detection")."""
     moment = pd.Timestamp(now)
     if moment.tzinfo is None:
         raise ValueError("`now` must be timezone-aware")
@@ -81,14 +90,29 @@ def evaluate(
     exceptions = exceptions.drop_duplicates(
         ["kind", "shipment_id", "sales_order_id", "carrier"], keep="first"
     )
-    incidents = [
+    if incidents:
+        exceptions = with_incidents(ctx, exceptions, incident_baseline)
+    return ranked(exceptions)
+
+
+def with_incidents(
+    ctx: RuleContext, exceptions: pd.DataFrame, incident_baseline: pd.DataFrame | None
+) -> pd.DataFrame:
+    """`exceptions` and the carrier and hub incidents they make up among `ctx.parcels` (which
+    needs only INCIDENT_COLUMNS: detection builds it piece by piece for the whole book)."""
+    grouped = [
         found
         for found in (carrier_incidents(ctx, exceptions, incident_baseline),
                       hub_incidents(ctx, exceptions))
         if not found.empty
     ]  # fmt: skip
-    if incidents:
-        exceptions = pd.concat([exceptions, *incidents], ignore_index=True)
+    return pd.concat([exceptions, *grouped], ignore_index=True) if grouped else exceptions
+
+
+def ranked(exceptions: pd.DataFrame) -> pd.DataFrame:
+    """Gravest first, then oldest."""
+    if exceptions.empty:
+        return exceptions.reset_index(drop=True)
     rank = exceptions["severity"].map({s.value: r for s, r in SEVERITY_RANK.items()})
     order = pd.DataFrame({"rank": -rank, "since": exceptions["since"]}).sort_values(
         ["rank", "since"], kind="stable"

@@ -185,6 +185,8 @@ def emit(
     """The exceptions for the parcels in `mask`. `detail` values may be scalars or Series
     aligned with the parcels; they end up as one JSON-able dict per exception."""
     mask = np.asarray(mask, dtype=bool)
+    if not mask.any():  # most kinds find nothing among the few rows an incremental tick reads
+        return empty_exceptions()
     frame = ctx.parcels
     missing = [c for c in SUBJECT_COLUMNS if c not in frame.columns]
     rows = frame.loc[mask, [c for c in SUBJECT_COLUMNS if c in frame.columns]].copy()

@@ -63,6 +63,9 @@ class SalesOrder(SQLModel, table=True):
     ship_deadline_at: datetime | None = _utc()
     shipped_at: datetime | None = _utc()
     content_hash: str = ""  # of the imported order fields, so a re-import changes nothing
+    # When a rule's outcome for it can next change without new data; NULL: due now
+    # (docs/architecture.md "Incremental detection"; migration 0019).
+    due_at: datetime | None = _utc(index=True)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
@@ -131,6 +134,9 @@ class Shipment(SQLModel, table=True):
     tracking_stopped_at: datetime | None = _utc()  # the API stopped tracking it
     # The last hub or outlet its scans named (carriers/hubs.py; migration 0013).
     last_hub: str | None = None
+    # When a rule's outcome for it can next change without new data; NULL: due now
+    # (docs/architecture.md "Incremental detection"; migration 0019).
+    due_at: datetime | None = _utc(index=True)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
@@ -486,3 +492,25 @@ class Penalty(SQLModel, table=True):
     source: str  # the file's name and line, for the reader of a report
     line_hash: str = Field(unique=True)  # of the mapped fields: a re-import adds nothing
     imported_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class DetectDirty(SQLModel, table=True):
+    """A parcel or order whose rule columns changed since the last detection tick, appended
+    by a trigger in the writer's transaction (migration 0019); the tick deletes the marks it
+    judged (docs/architecture.md "Incremental detection")."""
+
+    __tablename__ = "detect_dirty"
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int | None = None
+    sales_order_id: int | None = None
+
+
+class DetectState(SQLModel, table=True):
+    """What the stored due moments were computed against: the config's fingerprint, the lane
+    figures, the last incremental tick (docs/architecture.md "Incremental detection")."""
+
+    __tablename__ = "detect_state"
+
+    key: str = Field(primary_key=True)
+    value: str

@@ -14,12 +14,20 @@ import signal
 import sys
 import tempfile
 
+BATCH_ROWS = "adbc.sqlite.query.batch_rows"
+ONE_BATCH = 1 << 30  # the option is a positive 32-bit count
+
 
 def read_to_ipc(database: str, sql: str, spool: str) -> str:
     import adbc_driver_sqlite.dbapi
     import pyarrow as pa
 
     with adbc_driver_sqlite.dbapi.connect(database) as conn, conn.cursor() as cursor:
+        # The driver types each column from its first batch (1,024 rows by default): a text
+        # column NULL in all of them (sub_reason, last_hub) is typed as integers, and the
+        # first string after them fails the whole read. One batch for the whole answer
+        # types every column from every row.
+        cursor.adbc_statement.set_options(**{BATCH_ROWS: str(ONE_BATCH)})
         cursor.execute(sql)
         table = cursor.fetch_arrow_table()
     handle, path = tempfile.mkstemp(prefix="parcelwatch-frame-", suffix=".arrow", dir=spool)

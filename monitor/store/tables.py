@@ -18,6 +18,8 @@ from monitor.store.models import (
     CarrierAnswer,
     CarrierAnswerNumber,
     CarrierHealth,
+    DetectDirty,
+    DetectState,
     LaneStats,
     LoginThrottle,
     MaintenanceRow,
@@ -64,3 +66,5 @@ ALERT_PROVINCE_COUNTS = table_of(AlertProvinceCount)
 STALLED_COUNTS = table_of(StalledCount)
 CARRIER_ANSWER_NUMBERS = table_of(CarrierAnswerNumber)
 PENALTIES = table_of(Penalty)
+DETECT_DIRTY = table_of(DetectDirty)
+DETECT_STATE = table_of(DetectState)

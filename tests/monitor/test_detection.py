@@ -9,10 +9,13 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
-from monitor.detection import load_orders, load_parcels
-from monitor.ingest import import_file
+from monitor.detection import detect, load_orders, load_parcels
+from monitor.ingest import import_file, ingest_rows
+from monitor.ingest.files import RawRow
 from tests.support.config import make_config
 from tests.support.parcels import at, order_frame, parcel_frame
+
+CONFIG = make_config()
 
 
 def test_parcel_frame_matches_the_store_loader(sqlite_engine: Engine, tmp_path: Path) -> None:
@@ -43,3 +46,33 @@ def test_parcel_frame_matches_the_store_loader(sqlite_engine: Engine, tmp_path: 
         },
     )
     pd.testing.assert_frame_equal(load_parcels(sqlite_engine, now), built)
+
+
+def test_the_full_tick_read_piece_by_piece_finds_what_one_read_finds(
+    sqlite_engine: Engine,
+) -> None:
+    """monitor/detection.py PIECE_PARCELS: the pieces' exceptions and the incidents judged
+    over all of them are those of one read of the book."""
+    now = at("2026-11-19 12:00")
+    rows = [
+        RawRow(i, {"order_id": f"O{i}", "platform": "taobao", "warehouse": "hz1",
+                   "province": "江苏" if i % 5 else "四川", "paid_at": "2026-11-16 09:00",
+                   "carrier": "zto" if i % 7 else "yto", "tracking_number": f"73{i:05d}",
+                   "shipped_at": "2026-11-16 05:00", "picked_up_at": "2026-11-16 06:00",
+                   "last_event_at": "2026-11-17 06:00" if i % 3 else "2026-11-19 10:00",
+                   "status": "in_transit"})
+        for i in range(1, 41)
+    ] + [RawRow(41, {"order_id": "O41", "warehouse": "hz1", "paid_at": "2026-11-17 09:00"})]  # fmt: skip
+    assert not ingest_rows(sqlite_engine, CONFIG, rows, now).rejected
+
+    def found(piece: int) -> set[tuple[object, ...]]:
+        frame = detect(sqlite_engine, CONFIG, now, piece=piece)
+        return {
+            (r.kind, r.severity, r.shipment_id, r.sales_order_id, r.carrier, r.province,
+             r.since, repr(sorted(r.detail.items())))
+            for r in frame.astype(object).where(frame.notna(), None).itertuples(index=False)
+        }  # fmt: skip
+
+    whole = found(10**6)
+    assert {row[0] for row in whole} >= {"carrier_incident", "stalled", "delayed"}
+    assert found(7) == whole
