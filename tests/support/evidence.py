@@ -41,7 +41,7 @@ def signed(param: dict[str, Any]) -> bytes:
     return urlencode({"param": text, "sign": push_sign(text, SALT)}).encode()
 
 
-def k100_push(number: str, carrier: str, scans: list[tuple[str, str, str]]) -> bytes:
+def k100_push(number: str, carrier: str, scans: list[tuple[str, str, str | None]]) -> bytes:
     """A polling push with these (local time, text, status code) scans, newest first as
     Kuaidi100 sends them."""
     data = [{"time": t, "ftime": t, "context": text, "status": None, "statusCode": code}
@@ -67,7 +67,7 @@ class Case:
     shipped_at: str | None
     carrier: str
     number: str | None
-    scans: list[tuple[str, str, str]]
+    scans: list[tuple[str, str, str | None]]
     charge: str  # the export's wording
     amount: float
     outcome: str

@@ -19,10 +19,10 @@ import pypdfium2.raw as pdfium_c
 import pytest
 
 from monitor.daemon.service import Daemon
-from monitor.evidence.documents import order_evidence
+from monitor.evidence.documents import Document, order_evidence
 from monitor.evidence.pack import verify
 from monitor.store.orders import Ambiguous
-from tests.support.evidence import import_rows, make_daemon, push, real_yto_push
+from tests.support.evidence import import_rows, k100_push, make_daemon, push, real_yto_push
 from tests.support.paths import ARTIFACTS
 
 NOW = datetime(2023, 2, 5, 2, 0, tzinfo=UTC)
@@ -113,6 +113,21 @@ def test_the_manifest_catches_a_changed_or_added_file(daemon: Daemon) -> None:
     problems = verify(changed.getvalue())
     assert any(p.startswith("raw/") and "SHA-256" in p for p in problems)
     assert "extra.txt: not in the manifest" in problems
+
+
+def test_a_status_read_from_the_scan_text_says_so(tmp_path: Path) -> None:
+    """A push without per-event codes (only the newest scan takes the push's state): the
+    pack does not pass the stage parcelwatch read from an older scan's text off as the
+    carrier's own."""
+    daemon = make_daemon(tmp_path, NOW)
+    import_rows(daemon, [{"order_id": "A2", "platform": "拼多多", "warehouse": "hz1",
+                          "paid_at": "2023-02-01 10:00", "carrier": "zto",
+                          "tracking_number": "ZT77", "shipped_at": "2023-02-02 08:30"}])  # fmt: skip
+    push(daemon, k100_push("ZT77", "zto", [("2023-02-02 09:00", "【杭州市】快件已揽收", None),
+                                           ("2023-02-02 20:00", "快件已到达【杭州转运中心】", "0")]))  # fmt: skip
+    document = order_evidence(daemon.engine, daemon.ctx.config, "A2", NOW, fmt="html")
+    assert isinstance(document, Document)
+    assert document.data.decode().count("状态据原文推断") == 1
 
 
 def test_an_english_pack_on_request(daemon: Daemon) -> None:
