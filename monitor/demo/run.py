@@ -76,6 +76,9 @@ def demo_config(db_url: str, *, sim_url: str, public_url: str, token: str, passw
                 "poll_interval_seconds": 2,
                 "subscribe_interval_seconds": 2,
                 "detect_interval_seconds": 3,
+                # Carrier and hub incidents are judged by the full reconciliation: every
+                # 30 s here (5 simulated hours), so the held hub shows within a minute.
+                "reconcile_interval_seconds": 30,
             },
         },
         "<demo config>",
