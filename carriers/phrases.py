@@ -1,5 +1,5 @@
-"""What a scan's own words say, for events that come without a code (docs/statuses.md "Events
-without a code").
+"""What a scan's own words say, for events that come without a code
+(docs/statuses.md "Events without a code").
 
 Real pushes and answers often carry no per-event code: Kuaidi100 without `resultv2=4` (older
 accounts, some couriers) sends only the Chinese `status` name or nothing but `context`;

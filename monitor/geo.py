@@ -4,8 +4,9 @@ Carriers, ERP exports and operators spell the same province many ways (新疆, �
 Xinjiang, "新疆省"); rules, overrides and scorecards must agree on one key, so everything
 downstream uses the canonical short name returned by `normalize_province`.
 
-Remoteness follows the platforms' own list of hard-to-reach provinces (docs/rules.md "Remote
-provinces": the Pinduoduo transit-warehouse programme), because those are the lanes where stall and
+Remoteness follows the platforms' own list of hard-to-reach provinces
+(docs/rules.md "Remote provinces": the Pinduoduo transit-warehouse programme), because those are
+the lanes where stall and
 delay thresholds are relaxed.
 """
 

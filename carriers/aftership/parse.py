@@ -227,8 +227,9 @@ def _our_carrier(
 
 
 def _checkpoint_zone(checkpoint: Mapping[str, Any], tracking: Mapping[str, Any]) -> ZoneInfo | None:
-    """The zone a checkpoint time without offset is read in (docs/carrier-apis.md "Event times
-    without an offset"): the checkpoint's country (and state), its free-text `country_name`, else
+    """The zone a checkpoint time without offset is read in
+    (docs/carrier-apis.md "Event times without an offset"): the checkpoint's country (and state),
+    its free-text `country_name`, else
     the tracking's origin, else the parcelwatch default (China)."""
     places = (
         (checkpoint, ("country_iso3", "country_region", "country_name"), "state"),

@@ -117,8 +117,8 @@ class Kuaidi100Adapter:
                 retryable=False,
             )
         if com in parse.PHONE_REQUIRED and not ref.phone:
-            # Kuaidi100 would answer 408 and still count the query (docs/carrier-apis.md "Kuaidi100
-            # query" + "Kuaidi100 lastResult shape").
+            # Kuaidi100 would answer 408 and still count the query
+            # (docs/carrier-apis.md "Kuaidi100 query" + "Kuaidi100 lastResult shape").
             return TrackingProblem(
                 ref.tracking_number,
                 "408",

@@ -1,6 +1,7 @@
 """The simulator's parameters as data: carrier profiles, lane bands, the stage template,
-the exception tail and seasonal shocks. Every number starts from docs/scorecard.md "Simulator
-calibration" and can be replaced (`dataclasses.replace`, or new mappings passed to `SimWorld`).
+the exception tail and seasonal shocks. Every number starts from
+docs/scorecard.md "Simulator calibration" and can be replaced (`dataclasses.replace`, or new
+mappings passed to `SimWorld`).
 
 Loss, damage and stall rates are the reference's [I] assumptions, not published statistics.
 """
@@ -224,8 +225,8 @@ class Shock:
 
 
 def double_eleven() -> Shock:
-    """爆仓 around 11.11: transit ×1.2-1.5, stall probability ×2-3 (docs/scorecard.md "Seasonal
-    shocks")."""
+    """爆仓 around 11.11: transit ×1.2-1.5, stall probability ×2-3
+    (docs/scorecard.md "Seasonal shocks")."""
     return Shock(
         "double11",
         date(2000, 11, 10),

@@ -33,8 +33,9 @@ KUAIDI100_COMPANIES: Final[dict[str, str]] = {
 # Kuaidi100 refuses to answer for these without the receiver's (or sender's) phone.
 PHONE_REQUIRED: Final = frozenset({"shunfeng", "shunfengkuaiyun", "zhongtong"})
 
-# 17TRACK carrier keys: the registry's, which are 17TRACK's own (docs/carrier-apis.md "17TRACK
-# carrier keys"), and for couriers without one the simulator's placeholders in a range no real
+# 17TRACK carrier keys: the registry's, which are 17TRACK's own
+# (docs/carrier-apis.md "17TRACK carrier keys"), and for couriers without one the simulator's
+# placeholders in a range no real
 # carrier uses. The simulator echoes whatever key a client sent, and identifies the courier by
 # the registered parcel first, so a different table still works.
 PLACEHOLDER_KEYS: Final[dict[str, int]] = {"yunda": 990004, "best": 990009, "danniao": 990010}
@@ -199,8 +200,8 @@ def track17_info(
     carrier_key: int,
     perturb: Perturb[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """`track_info` as of `now` for the `events` seen so far (docs/carrier-apis.md "17TRACK
-    track_info")."""
+    """`track_info` as of `now` for the `events` seen so far
+    (docs/carrier-apis.md "17TRACK track_info")."""
     latest = events[-1] if events else None
     items = [track17_event(e) for e in reversed(events)]
     if perturb is not None:

@@ -1,5 +1,5 @@
-"""17TRACK main status / sub_status → canonical status, as data (docs/carrier-apis.md "17TRACK
-status taxonomy").
+"""17TRACK main status / sub_status → canonical status, as data
+(docs/carrier-apis.md "17TRACK status taxonomy").
 
 Every main status and every sub-status appears exactly once (`InfoReceived` is both, one
 row). The finest code wins: an update's `sub_status` when known, else its main `status`.
@@ -75,8 +75,8 @@ ROWS: Final[tuple[tuple[str, ParcelStatus, str | None], ...]] = (
     ("Exception_Other", S.EXCEPTION, "other"),
 )
 
-# Milestone `key_stage` values an event's `stage` can hold (docs/carrier-apis.md "17TRACK
-# track_info").
+# Milestone `key_stage` values an event's `stage` can hold
+# (docs/carrier-apis.md "17TRACK track_info").
 STAGE_ROWS: Final[tuple[tuple[str, ParcelStatus], ...]] = (
     ("InfoReceived", S.LABEL_CREATED),
     ("PickedUp", S.PICKED_UP),

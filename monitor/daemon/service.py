@@ -213,8 +213,9 @@ class Daemon:
         await self._guarded("detect", work)
 
     async def reconcile(self) -> None:
-        """The full tick behind the incremental ones (docs/architecture.md "Incremental
-        detection"): carrier-wide incidents, and whatever the incremental state missed."""
+        """The full tick behind the incremental ones
+        (docs/architecture.md "Incremental detection"): carrier-wide incidents, and whatever the
+        incremental state missed."""
 
         async def work() -> None:
             await asyncio.to_thread(self._detection, reconcile)

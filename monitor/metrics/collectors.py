@@ -5,8 +5,9 @@ lane figures) is read by one aggregate query per family on every scrape and retu
 metric families, never kept in global gauges. The parcel and alert counts are sums over the
 few rows the store's triggers keep per label set (monitor/store/counts.py), so a scrape costs
 the number of series, not the size of the book: concurrent scrapes cannot race, and a label set
-that disappears from the store disappears from /metrics (docs/observability.md "Store
-collectors"). `describe()` returns the families without samples, so registering the collector
+that disappears from the store disappears from /metrics
+(docs/observability.md "Store collectors"). `describe()` returns the families without samples, so
+registering the collector
 runs no query.
 
 Families: `parcelwatch_parcels_active{carrier,status}`, `parcelwatch_alerts_open{kind,severity,

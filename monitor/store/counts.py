@@ -2,8 +2,8 @@
 carrier and warehouse, by kind and province, and stalled ones by carrier and province), kept
 by triggers in the transactions that change them
 (migration 0016): a scrape sums one small table instead of counting the book, and so costs
-the number of series, however many parcels there are (docs/observability.md "Store
-collectors").
+the number of series, however many parcels there are
+(docs/observability.md "Store collectors").
 
 The triggers only append rows of +1 and -1, so writers never wait on a shared counter row;
 `compact_counts` folds them into one row per label set, atomically, so a concurrent writer's

@@ -335,8 +335,9 @@ class OutboxDelivery(SQLModel, table=True):
 
 
 class ScorecardReport(SQLModel, table=True):
-    """The weekly carrier scorecard as published on Monday morning (docs/contract.md "Scorecard
-    JSON"), kept so that the report a manager acted on can be read again later."""
+    """The weekly carrier scorecard as published on Monday morning
+    (docs/contract.md "Scorecard JSON"), kept so that the report a manager acted on can be read
+    again later."""
 
     __tablename__ = "scorecard_report"
 

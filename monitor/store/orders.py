@@ -1,5 +1,6 @@
-"""Reading one order with its parcels and their events (docs/orders-and-parcels.md "The
-model"): what `GET /api/v1/shipments/{order_id}` returns and the order page shows.
+"""Reading one order with its parcels and their events
+(docs/orders-and-parcels.md "The model"): what `GET /api/v1/shipments/{order_id}` returns and the
+order page shows.
 
 An order id is unique within its platform only. Asked for an id alone, the store answers with
 the one order that has it, or says which platforms share it, so that the caller can ask again

@@ -1,7 +1,7 @@
 """The maintenance windows API: list (the config's and the store's), make, end. A carrier's
 Spring Festival stop is announced days ahead, on a chat group, not in a deploy: a lead enters
-it here and every replica's detection pauses the matching clocks (docs/rules.md "Maintenance
-windows")."""
+it here and every replica's detection pauses the matching clocks
+(docs/rules.md "Maintenance windows")."""
 
 from __future__ import annotations
 
