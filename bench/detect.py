@@ -747,17 +747,6 @@ def reset_peak_rss(pid: int | None) -> bool:
     return True
 
 
-def high_water_mib(pid: int) -> float | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
-
-
 def print_tick(
     title: str, wall: float, tick: TickResult, parcels: int, steps: dict[str, float]
 ) -> None:
@@ -954,7 +943,7 @@ def report(args: argparse.Namespace, main_db: Path, naive_db: Path) -> None:
     print(f"  differences the reconciliation repaired: {full.differences:,}")
     stopwatch.restore()
     engine.dispose()
-    steady_rss = high_water_mib(os.getpid()) if steady_peaks else None
+    steady_rss = frames.high_water_mib(os.getpid()) if steady_peaks else None
     steady_reader = frames.reader_peak_rss_mib() if steady_peaks else None
     if steady_rss is not None:
         print(

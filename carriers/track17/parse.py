@@ -176,7 +176,7 @@ def parse_register_response(body: bytes | str, *, numbers: Iterable[str]) -> Sub
 
 
 # --- track_info → TrackingUpdate ------------------------------------------------------------------
-# (docs/carrier-apis.md "17TRACK track_info" + "17TRACK status taxonomy")
+# (docs/carrier-apis.md "17TRACK track_info"; docs/carrier-apis.md "17TRACK status taxonomy")
 
 
 def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, str | None, bool]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.table import Table
 
 from monitor.cli.common import config_option, err, fail, load, open_store, out, parse_moment
 from monitor.clock import SystemClock
@@ -80,8 +81,6 @@ def report(out_path: Path, since: str | None, lang: str, config_path: Path | Non
     now = SystemClock().now()
     lines = stored_lines(engine, parse_moment(since, config) if since else None)
     judged = judge_lines(engine, config, lines, now)
-    from rich.table import Table
-
     table = Table("order", "charge", "amount", "outcome", "why", box=None, pad_edge=False)
     totals: dict[Outcome, tuple[int, float]] = {o: (0, 0.0) for o in Outcome}
     for line in judged:

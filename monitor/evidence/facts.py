@@ -15,23 +15,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from carriers.status import ParcelStatus
 from monitor.config import Config
 from monitor.rules.thresholds import effective
+from monitor.rules.transit import NOT_YET_PICKED_UP
 from monitor.store.orders import Ambiguous, OrderView, find_order
 from monitor.store.raw_answers import RawAnswer, answers_about
 
-# Statuses that mean the carrier had the parcel in hand: its first such scan is the pickup.
-IN_CARRIER_HANDS = (
-    "picked_up",
-    "in_transit",
-    "out_for_delivery",
-    "available_for_pickup",
-    "delivered",
-    "delivery_failed",
-    "returning",
-    "returned",
-    "rejected",
-)
+# Statuses that mean the carrier had the parcel in hand (not before pickup, as the rules read
+# it, and not a carrier-reported exception, which may come before): the first is the pickup.
+IN_CARRIER_HANDS = frozenset(ParcelStatus) - {*NOT_YET_PICKED_UP, ParcelStatus.EXCEPTION}
 
 
 @dataclass(frozen=True)

@@ -94,14 +94,10 @@ def shipping(facts: OrderFacts, now: datetime) -> Verdict:
 def pickup(facts: OrderFacts, now: datetime) -> Verdict:
     """Did the carrier scan every uploaded number within the pickup window? The first parcel
     that it did not decides; with every parcel in time, the charge is contestable."""
-    parcels = [p for p in facts.parcels if p.uploaded_at is not None]
-    if not parcels:
+    verdicts = [_parcel_pickup(p, now) for p in facts.parcels if p.uploaded_at is not None]
+    if not verdicts:
         return Verdict(Outcome.FAIR, "no_number", {"now": now}, "seller")
-    for parcel in parcels:
-        verdict = _parcel_pickup(parcel, now)
-        if verdict.outcome is not Outcome.CONTESTABLE:
-            return verdict
-    return _parcel_pickup(parcels[0], now)
+    return next((v for v in verdicts if v.outcome is not Outcome.CONTESTABLE), verdicts[0])
 
 
 def _parcel_pickup(parcel: ParcelFacts, now: datetime) -> Verdict:

@@ -83,14 +83,7 @@ class _SQLiteReader:
         process = self._process
         if process is None or process.poll() is not None:
             return None
-        try:
-            status = Path(f"/proc/{process.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return None
+        return high_water_mib(process.pid)
 
     def close(self) -> None:
         if self._process is not None:
@@ -109,6 +102,18 @@ class _SQLiteReader:
 
 _reader = _SQLiteReader()
 atexit.register(_reader.close)
+
+
+def high_water_mib(pid: int) -> float | None:
+    """A process's high-water resident memory in MiB (Linux `VmHWM`), None elsewhere."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def reader_peak_rss_mib() -> float | None:

@@ -4,7 +4,9 @@ for the tests that upgrade a store written by a previous schema."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -26,3 +28,16 @@ def store_at(request: pytest.FixtureRequest, tmp_path: Path, revision: str) -> E
         engine = make_engine(url.rsplit("/", 1)[0] + f"/{name}")
     upgrade(engine, revision)
     return engine
+
+
+def store_fixture(revision: str) -> Callable[..., Any]:
+    """A fixture, on each backend, of an empty store at `revision`: `old_store =
+    store_fixture("0013")` in a migration test module."""
+
+    @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+    def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+        engine = store_at(request, tmp_path, revision)
+        yield engine
+        engine.dispose()
+
+    return old_store

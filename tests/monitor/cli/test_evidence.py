@@ -4,6 +4,8 @@ store the daemon filled from real webhook pushes."""
 from __future__ import annotations
 
 import io
+import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -87,3 +89,20 @@ def test_penalties_import_refuses_a_file_it_cannot_read(workdir: Path) -> None:
     (workdir / "bad.csv").write_text("订单号,备注\nA1,x\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["penalties", "import", "bad.csv"])
     assert result.exit_code == 2 and "no column for kind" in result.output
+
+
+def test_without_pango_the_pdf_command_says_what_to_install(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = types.ModuleType("weasyprint")
+    broken.__getattr__ = _no_pango  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "weasyprint", broken)
+    result = CliRunner().invoke(main, ["evidence", "P1"])
+    assert result.exit_code == 1 and "libpango-1.0-0" in result.output
+    assert not (workdir / "evidence-pinduoduo-P1.pdf").exists()
+    html = CliRunner().invoke(main, ["evidence", "P1", "--format", "html"])
+    assert html.exit_code == 0
+
+
+def _no_pango(name: str) -> object:
+    raise OSError("cannot load library 'libpango-1.0-0': not found")

@@ -23,7 +23,7 @@ from monitor.daemon.carrier_clients import build_clients
 from monitor.daemon.service import Daemon
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
-from monitor.store.raw_answers import RawPush, count_raw, keep_raw, raw_answers
+from monitor.store.raw_answers import RawPush, answers_about, count_raw, keep_raw, raw_answers
 from monitor.store.tables import CARRIER_ANSWERS, TRACKING_EVENTS
 from monitor.web.app import create_app
 from tests.support.config import make_config
@@ -118,12 +118,14 @@ def test_replay_restores_what_a_parser_lost_and_twice_changes_nothing(
 
 def test_old_bodies_are_pruned_after_the_retention(daemon: Daemon) -> None:
     engine = daemon.engine
-    old = RawPush("kuaidi100", {}, b"old body", NOW - timedelta(days=200))
+    old = RawPush("kuaidi100", {}, b"old body", NOW - timedelta(days=200), numbers=("731",))
     keep_raw(engine, [old], NOW - timedelta(days=200), timedelta(days=180))
     assert count_raw(engine) == 1
+    assert len(answers_about(engine, ["731"])["731"]) == 1
     later = NOW + timedelta(hours=2)  # the next write after the hourly pruning is due
     keep_raw(engine, [RawPush("kuaidi100", {}, b"new body", later)], later, timedelta(days=180))
     assert [r.body for r in raw_answers(engine, NOW - timedelta(days=365))] == [b"new body"]
+    assert answers_about(engine, ["731"]) == {"731": []}  # its link went with it
 
 
 def test_replay_refuses_what_todays_secret_does_not_verify(

@@ -5,12 +5,9 @@ included), so the evidence packs of old orders still show them; and it can be un
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlencode
 
-import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, insert
@@ -18,16 +15,12 @@ from sqlalchemy import Engine, insert
 from monitor.store.db import MIGRATIONS, upgrade
 from monitor.store.raw_answers import answers_about
 from monitor.store.tables import CARRIER_ANSWERS, ORDERS, SHIPMENTS
-from tests.support.migrations import store_at
+from tests.support.migrations import store_fixture
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_at_0016(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    engine = store_at(request, tmp_path, "0016")
-    yield engine
-    engine.dispose()
+store_at_0016 = store_fixture("0016")
 
 
 def test_bodies_kept_before_the_links_are_linked(store_at_0016: Engine) -> None:

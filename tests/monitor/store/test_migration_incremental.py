@@ -5,41 +5,23 @@ what the full tick opens (docs/architecture.md "Incremental detection")."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, func, select, text
 
 from monitor.daemon.incremental import run_incremental_tick
 from monitor.detection import detect
-from monitor.store.db import make_engine, upgrade
+from monitor.store.db import upgrade
 from monitor.store.tables import ALERTS, DETECT_DIRTY, ORDERS, SHIPMENTS
 from monitor.store.types import to_micros
 from tests.support.config import make_config
+from tests.support.migrations import store_fixture
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 CONFIG = make_config()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty store at revision 0016."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    else:
-        url: str = request.getfixturevalue("postgres_url")
-        admin = make_engine(url)
-        name = f"mig_{uuid.uuid4().hex[:8]}"
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        engine = make_engine(url.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine, "0018")
-    yield engine
-    engine.dispose()
+old_store = store_fixture("0018")  # before incremental detection
 
 
 def _fill(engine: Engine) -> None:

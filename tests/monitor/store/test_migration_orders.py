@@ -4,11 +4,8 @@ data in it, on SQLite and PostgreSQL: every order, parcel, event and alert is fo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, select, text
 
 from monitor.ingest import ingest_rows
@@ -19,17 +16,12 @@ from monitor.store.tables import ALERT_HISTORY, ALERTS, ORDER_PARCELS, ORDERS, S
 from monitor.store.tables import TRACKING_EVENTS as EVENTS
 from monitor.store.types import to_micros
 from tests.support.config import make_config
-from tests.support.migrations import store_at
+from tests.support.migrations import store_fixture
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty store at revision 0013 (one row per order)."""
-    engine = store_at(request, tmp_path, "0013")
-    yield engine
-    engine.dispose()
+old_store = store_fixture("0013")  # one row per order
 
 
 def _moment(conn_dialect: str, value: datetime) -> object:

@@ -5,6 +5,8 @@ action), a penalty export posted and judged (docs/evidence-and-penalties.md)."""
 from __future__ import annotations
 
 import io
+import sys
+import types
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -98,3 +100,21 @@ def test_the_order_page_links_its_evidence(client: TestClient) -> None:
     page = client.get("/parcels/P1", params={"lang": "en"})
     assert page.status_code == 200
     assert "/api/v1/orders/P1/evidence?platform=pinduoduo&amp;lang=en&amp;format=pdf" in page.text
+
+
+class _NoPango(types.ModuleType):
+    """What importing WeasyPrint does on a machine without the Pango library."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise OSError("cannot load library 'libpango-1.0-0': not found")
+
+
+def test_without_pango_a_pdf_is_refused_clearly_and_html_still_works(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "weasyprint", _NoPango("weasyprint"))
+    pdf = client.get("/api/v1/orders/P3/evidence")
+    assert pdf.status_code == 503
+    assert "libpango-1.0-0" in pdf.json()["error"] and "HTML" in pdf.json()["error"]
+    assert client.get("/api/v1/orders/P3/evidence", params={"format": "html"}).status_code == 200
+    assert client.post("/api/v1/evidence", json={"orders": [{"order_id": "P3"}]}).status_code == 503
