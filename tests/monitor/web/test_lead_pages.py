@@ -165,6 +165,7 @@ def test_the_lead_works_the_queue(shop: tuple[Engine, str], browser: Any, width:
     assert WORDS[lang]["opened"] in history_text and WORDS[lang]["history_ack"] in history_text
     assert "已联系网点，补发" in history_text
     assert_readable(page, lang, f"parcel after resolve {shot}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.screenshot(path=str(ARTIFACTS / f"lead-parcel-{shot}.png"), full_page=True)
 
     page.click("header nav a[href='/today']")
@@ -176,6 +177,7 @@ def test_the_lead_works_the_queue(shop: tuple[Engine, str], browser: Any, width:
     assert page.locator("#no-pickup tbody tr").count() > 0
     assert_readable(page, lang, f"today {shot}")
     page.screenshot(path=str(ARTIFACTS / f"lead-today-{shot}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
 
     page.click("header nav a[href='/scorecards']")
     page.wait_for_selector("table.card")
