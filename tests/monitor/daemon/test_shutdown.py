@@ -61,7 +61,12 @@ def leases(daemon: Daemon) -> list[object]:
 
 async def _stop_during_poll(daemon: Daemon) -> None:
     job = asyncio.create_task(daemon.poll())
-    await asyncio.sleep(0.3)  # the round has claimed and is waiting on the carrier
+    # Wait until the round has claimed and waits on the carrier (a loaded machine takes longer
+    # than a fixed pause: the claim runs in a worker thread).
+    for _ in range(200):
+        if any(lease for lease, _ in leases(daemon)):
+            break
+        await asyncio.sleep(0.025)
     assert any(lease for lease, _ in leases(daemon))
     await daemon.stop_scheduler()
     await job
