@@ -5,7 +5,7 @@ how to build its adapter (credentials from the environment, never from the confi
 which environment variables it reads, and whether it takes push callbacks (then at
 `/webhooks/<name>`). Config validation, the daemon's client factory, the webhook route and
 the docs are driven from this table, so adding an API is one package under carriers/ plus
-one row here (docs/carrier-apis.md describes each).
+one row here (docs/tracking-apis.md describes each).
 """
 
 from __future__ import annotations

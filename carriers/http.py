@@ -35,7 +35,7 @@ from carriers.base import (
 )
 
 # Chinese carriers and Kuaidi100 give local times without a zone
-# (docs/carrier-apis.md "Kuaidi100 lastResult shape").
+# (docs/tracking-apis.md "Kuaidi100 lastResult shape").
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -104,7 +104,7 @@ async def send(
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds to wait from `Retry-After` (delta-seconds or an HTTP date, RFC 9110 §10.2.3),
     else from `X-RateLimit-Reset` (a unix time; AfterShip,
-    docs/carrier-apis.md "AfterShip basics")."""
+    docs/tracking-apis.md "AfterShip basics")."""
     now = time.time() if now is None else now
     value = header(headers, "retry-after")
     if value is not None:
@@ -222,7 +222,7 @@ def _unquote_runs(raw: bytes) -> str:
 
 def parse_local_time(value: str, api: str, tz: ZoneInfo = SHANGHAI) -> datetime:
     """`YYYY-MM-DD HH:MM[:SS]` in the carrier's zone (Kuaidi100,
-    docs/carrier-apis.md "Kuaidi100 lastResult shape")."""
+    docs/tracking-apis.md "Kuaidi100 lastResult shape")."""
     text = value.strip()
     if len(text) in (16, 19) and text[10:11] == " ":
         try:  # the C parser: strptime costs ~35 us a call, and a push carries dozens

@@ -17,7 +17,7 @@ class CarrierInfo:
     name_en: str
     kuaidi100: str  # the carrier's `com` code in Kuaidi100's API
     aliases: tuple[str, ...] = ()
-    # The carrier's numeric key in 17TRACK's API, where docs/carrier-apis.md "17TRACK carrier keys"
+    # The carrier's numeric key in 17TRACK's API, where docs/tracking-apis.md "17TRACK carrier keys"
     # gives one; None lets 17TRACK detect the carrier (or set `code` under [carriers.<code>]).
     track17: int | None = None
 

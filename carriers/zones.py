@@ -1,4 +1,4 @@
-"""The time zone of a scan's location, for event times sent without an offset (docs/carrier-apis.md
+"""The time zone of a scan's location, for event times sent without an offset (docs/tracking-apis.md
 "Event times without an offset").
 
 AfterShip sends many couriers' checkpoint times as the checkpoint's local wall-clock time,
@@ -184,7 +184,7 @@ def zone_for(country: str | None, state: str | None = None) -> ZoneInfo | None:
 def country_in(text: str | None) -> str | None:
     """The country code a free-text country field gives: a code itself, an English name, or a
     place ending in one ("Port Melbourne (MEL) - AUSTRALIA"); None when it names none we know
-    (docs/carrier-apis.md "Event times without an offset")."""
+    (docs/tracking-apis.md "Event times without an offset")."""
     key = " ".join((text or "").upper().split())
     if not key:
         return None

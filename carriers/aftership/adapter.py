@@ -1,5 +1,5 @@
 """AfterShip Tracking API (2025-01) over HTTP: create (subscribe), get (track) and the webhook
-(docs/carrier-apis.md "AfterShip").
+(docs/tracking-apis.md "AfterShip").
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from carriers.base import (
 )
 from carriers.http import required_env, send
 
-# docs/carrier-apis.md "AfterShip basics"
+# docs/tracking-apis.md "AfterShip basics"
 DEFAULT_BASE_URL = "https://api.aftership.com/tracking/2025-01"
 ENV_KEY = "PARCELWATCH_AFTERSHIP_KEY"
 ENV_WEBHOOK_SECRET = "PARCELWATCH_AFTERSHIP_WEBHOOK_SECRET"
@@ -30,15 +30,15 @@ ENV_WEBHOOK_SECRET = "PARCELWATCH_AFTERSHIP_WEBHOOK_SECRET"
 class AfterShipAdapter:
     """TrackingAdapter for AfterShip.
 
-    Limits (docs/carrier-apis.md "AfterShip basics"): POST /trackings 20/s, GET /trackings 6/s,
+    Limits (docs/tracking-apis.md "AfterShip basics"): POST /trackings 20/s, GET /trackings 6/s,
     /trackings/:id 5/s; 5/s keeps every call under its limit. `track` asks `GET
     /trackings?tracking_numbers=` for one number per call (batch 1): the answer is matched on number
     and slug, and one call per number keeps a bad number from failing its neighbours. AfterShip
     refreshes couriers on its own schedule and pushes changes, so polling hourly is a generous
     fallback.
 
-    Slugs: docs/carrier-apis.md "AfterShip basics" lists none for Chinese couriers, so by default no
-    slug is sent and AfterShip detects the courier; `carrier_codes` (our code → slug, from the
+    Slugs: docs/tracking-apis.md "AfterShip basics" lists none for Chinese couriers, so by default
+    no slug is sent and AfterShip detects the courier; `carrier_codes` (our code → slug, from the
     config) pins it. Our carrier code rides in `custom_fields` so webhooks map back without a slug
     table. The webhook address is set in AfterShip's settings, so `callback_url` is unused.
     """

@@ -1,7 +1,7 @@
 """Pure functions between AfterShip's Tracking API (2025-01) and carriers/base.py types. Answers are
 `{"meta": {"code", "message"}, "data": ...}`; `meta.code` repeats the HTTP status or refines it
 (4003 tracking already exists, 4004 tracking does not exist: AfterShip's long-standing codes, not in
-docs/carrier-apis.md "AfterShip" [I]).
+docs/tracking-apis.md "AfterShip" [I]).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ CarrierLookup = Callable[[str], str | None]  # AfterShip slug → our code
 
 
 def webhook_hmac(body: bytes, secret: str) -> str:
-    """base64(HMAC-SHA256(raw body, webhook secret)) (docs/carrier-apis.md "AfterShip webhook")."""
+    """base64(HMAC-SHA256(raw body, webhook secret)) (docs/tracking-apis.md "AfterShip webhook")."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
@@ -147,14 +147,14 @@ def parse_create_response(
 
 
 # --- tracking object → TrackingUpdate -------------------------------------------------------------
-# (docs/carrier-apis.md "AfterShip subtags" + "AfterShip webhook")
+# (docs/tracking-apis.md "AfterShip subtags" + "AfterShip webhook")
 
 
 def _resolve(
     code: str | None, tag: str | None, report: UnknownCodeHook | None
 ) -> tuple[ParcelStatus, str | None, str | None]:
     """(status, sub_reason, raw code): the subtag when known; an unknown subtag is reported
-    and its tag (the `Tag_` prefix, docs/carrier-apis.md "AfterShip subtags") used instead."""
+    and its tag (the `Tag_` prefix, docs/tracking-apis.md "AfterShip subtags") used instead."""
     if code is not None:
         status, sub_reason, known = map_code(code)
         if known:
@@ -178,7 +178,7 @@ def _location(checkpoint: Mapping[str, Any]) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
-# Estimate fields, best first (docs/carrier-apis.md "AfterShip webhook"): AfterShip's latest EDD,
+# Estimate fields, best first (docs/tracking-apis.md "AfterShip webhook"): AfterShip's latest EDD,
 # its older `aftership_estimated_delivery_date`, the courier's own, the legacy `expected_delivery`,
 # a custom one, the first EDD. (field, keys inside an object, best first).
 ESTIMATE_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
@@ -217,7 +217,7 @@ def _our_carrier(
 ) -> str:
     """Our code for an AfterShip slug (the config's mapping, else a slug that is one of our
     names, e.g. "yunda"), or "": an unmapped slug ("fedex") is reported as "slug:<slug>" and
-    never returned as the update's carrier (docs/carrier-apis.md "Carrier identity")."""
+    never returned as the update's carrier (docs/tracking-apis.md "Carrier identity")."""
     if not slug:
         return ""
     ours = carrier_for(slug) or normalize_carrier(slug)
@@ -228,7 +228,7 @@ def _our_carrier(
 
 def _checkpoint_zone(checkpoint: Mapping[str, Any], tracking: Mapping[str, Any]) -> ZoneInfo | None:
     """The zone a checkpoint time without offset is read in
-    (docs/carrier-apis.md "Event times without an offset"): the checkpoint's country (and state),
+    (docs/tracking-apis.md "Event times without an offset"): the checkpoint's country (and state),
     its free-text `country_name`, else
     the tracking's origin, else the parcelwatch default (China)."""
     places = (
@@ -298,7 +298,7 @@ def parse_tracking(
     ordered = forward_only(order_events(events))
     if raw is None and ordered:
         # A tracking without tag or subtag (AfterShip's v3 answers) is where its newest
-        # checkpoint left it (docs/carrier-apis.md "AfterShip tags").
+        # checkpoint left it (docs/tracking-apis.md "AfterShip tags").
         status, sub_reason = ordered[-1].status, ordered[-1].sub_reason
 
     # `active` false: AfterShip stopped tracking (delivered, expired, or 30 days without
@@ -318,7 +318,7 @@ def parse_tracking(
     )
 
 
-# --- webhook (docs/carrier-apis.md "AfterShip webhook") -------------------------------------------
+# --- webhook (docs/tracking-apis.md "AfterShip webhook") ------------------------------------------
 
 
 def parse_push(

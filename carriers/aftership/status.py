@@ -1,9 +1,9 @@
-"""AfterShip tag / subtag → canonical status, as data (docs/carrier-apis.md "AfterShip tags" +
+"""AfterShip tag / subtag → canonical status, as data (docs/tracking-apis.md "AfterShip tags" +
 "AfterShip subtags").
 
 Every tag and every documented subtag appears exactly once. The finest code wins: the
 subtag when known; an unknown subtag is reported and its `Tag_` prefix used instead, as
-AfterShip advises for subtags added after this table (docs/carrier-apis.md "AfterShip subtags").
+AfterShip advises for subtags added after this table (docs/tracking-apis.md "AfterShip subtags").
 
 Judgement calls (kept consistent with the Kuaidi100 and 17TRACK tables):
 - Pending* and InfoReceived* → label_created: no carrier scan yet (`no_pickup_scan`).
@@ -37,7 +37,7 @@ S = ParcelStatus
 
 # code, status, sub_reason
 ROWS: Final[tuple[tuple[str, ParcelStatus, str | None], ...]] = (
-    # tags (docs/carrier-apis.md "AfterShip tags")
+    # tags (docs/tracking-apis.md "AfterShip tags")
     ("Pending", S.LABEL_CREATED, None),
     ("InfoReceived", S.LABEL_CREATED, None),
     ("InTransit", S.IN_TRANSIT, None),
@@ -47,7 +47,7 @@ ROWS: Final[tuple[tuple[str, ParcelStatus, str | None], ...]] = (
     ("AvailableForPickup", S.AVAILABLE_FOR_PICKUP, None),
     ("Exception", S.EXCEPTION, "other"),
     ("Expired", S.EXCEPTION, "other"),
-    # subtags (docs/carrier-apis.md "AfterShip subtags")
+    # subtags (docs/tracking-apis.md "AfterShip subtags")
     ("Pending_001", S.LABEL_CREATED, None),
     ("Pending_002", S.LABEL_CREATED, None),
     ("Pending_003", S.LABEL_CREATED, None),

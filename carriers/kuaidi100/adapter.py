@@ -1,4 +1,4 @@
-"""Kuaidi100 (快递100) over HTTP: real-time query, subscription and push (docs/carrier-apis.md
+"""Kuaidi100 (快递100) over HTTP: real-time query, subscription and push (docs/tracking-apis.md
 "Kuaidi100").
 
 The thin I/O layer around parse.py: builds and signs the form requests, sends them over the
@@ -27,7 +27,7 @@ from carriers.http import required_env, send
 from carriers.kuaidi100 import parse
 from carriers.registry import CARRIERS, normalize_carrier
 
-# docs/carrier-apis.md "Kuaidi100 query" + "Kuaidi100 subscription"
+# docs/tracking-apis.md "Kuaidi100 query" + "Kuaidi100 subscription"
 DEFAULT_BASE_URL = "https://poll.kuaidi100.com"
 
 ENV_CUSTOMER = "PARCELWATCH_KUAIDI100_CUSTOMER"
@@ -38,7 +38,7 @@ ENV_SALT = "PARCELWATCH_KUAIDI100_SALT"
 class Kuaidi100Adapter:
     """TrackingAdapter for Kuaidi100.
 
-    Limits (docs/carrier-apis.md "At a glance" + "Kuaidi100 query" + "Kuaidi100 subscription"): one
+    Limits (docs/tracking-apis.md "At a glance" + "Kuaidi100 query" + "Kuaidi100 subscription"): one
     number per query; at least 30 min between two queries of one number, and more than 48 queries of
     one number in 24 h locks it for 24 h, so `min_interval` is 30 min (hourly is what Kuaidi100
     recommends). No per-second account limit is documented; 5/s is our own ceiling. Subscriptions:
@@ -118,7 +118,7 @@ class Kuaidi100Adapter:
             )
         if com in parse.PHONE_REQUIRED and not ref.phone:
             # Kuaidi100 would answer 408 and still count the query
-            # (docs/carrier-apis.md "Kuaidi100 query" + "Kuaidi100 lastResult shape").
+            # (docs/tracking-apis.md "Kuaidi100 query" + "Kuaidi100 lastResult shape").
             return TrackingProblem(
                 ref.tracking_number,
                 "408",
@@ -151,7 +151,7 @@ class Kuaidi100Adapter:
             if ref.phone:
                 query["phone"] = ref.phone
             query.update(self._places(ref))
-            # advanced status codes and areas (docs/carrier-apis.md "Kuaidi100 query")
+            # advanced status codes and areas (docs/tracking-apis.md "Kuaidi100 query")
             query["resultv2"] = "4"
             param = parse.encode_param(query)
             response = await send(

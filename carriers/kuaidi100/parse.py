@@ -43,11 +43,11 @@ from carriers.status import ParcelStatus
 
 API: Final = "kuaidi100"
 
-# The push reply Kuaidi100 expects within 20 s, else it retries after 30 min (docs/carrier-apis.md
+# The push reply Kuaidi100 expects within 20 s, else it retries after 30 min (docs/tracking-apis.md
 # "Kuaidi100 push callback").
 PUSH_REPLY: Final = '{"result":true,"returnCode":"200","message":"成功"}'.encode()
 
-# Couriers whose query and subscription need the receiver's or sender's phone (docs/carrier-apis.md
+# Couriers whose query and subscription need the receiver's or sender's phone (docs/tracking-apis.md
 # "Kuaidi100 query").
 PHONE_REQUIRED: Final = frozenset({"shunfeng", "shunfengkuaiyun", "zhongtong"})
 
@@ -59,12 +59,12 @@ CarrierLookup = Callable[[str], str | None]  # Kuaidi100 `com` → parcelwatch c
 
 def query_sign(param: str, key: str, customer: str) -> str:
     """Uppercase MD5 of param + key + customer, over the exact `param` string sent
-    (docs/carrier-apis.md "Kuaidi100 query")."""
+    (docs/tracking-apis.md "Kuaidi100 query")."""
     return hashlib.md5((param + key + customer).encode()).hexdigest().upper()
 
 
 def push_sign(param: str, salt: str) -> str:
-    """MD5 of param + salt (docs/carrier-apis.md "Kuaidi100 push callback"); the case is
+    """MD5 of param + salt (docs/tracking-apis.md "Kuaidi100 push callback"); the case is
     unspecified, so it is compared ignoring case."""
     return hashlib.md5((param + salt).encode()).hexdigest().upper()
 
@@ -75,7 +75,7 @@ def encode_param(value: Mapping[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-# --- query (docs/carrier-apis.md "Kuaidi100 query" + "Kuaidi100 lastResult shape") ----------------
+# --- query (docs/tracking-apis.md "Kuaidi100 query" + "Kuaidi100 lastResult shape") ---------------
 
 # returnCode of a failed query → (kind, explanation). kind: "permanent" | "transient" |
 # "problem" (this number, retry later) | "problem-final" (this number, fix data first).
@@ -96,7 +96,7 @@ QUERY_ERRORS: Final[Mapping[str, tuple[str, str]]] = {
     "601": ("permanent", "key expired or no quota left: renew the Kuaidi100 account"),
 }
 
-# returnCode of a subscription (docs/carrier-apis.md "Kuaidi100 subscription"). 501 = already
+# returnCode of a subscription (docs/tracking-apis.md "Kuaidi100 subscription"). 501 = already
 # subscribed and still polling: accepted.
 SUBSCRIBE_ERRORS: Final[Mapping[str, tuple[str, str]]] = {
     "500": ("transient", "Kuaidi100 server error"),
@@ -134,7 +134,7 @@ def parse_query_response(
     obj = as_object(decode_json(body, API), API, "answer")
     return_code = opt_str(obj.get("returnCode"))
     # A map-track answer with a result says `"result": false, "returnCode": null` beside its
-    # data (recorded payload, docs/carrier-apis.md "Kuaidi100 lastResult shape"): it is an answer,
+    # data (recorded payload, docs/tracking-apis.md "Kuaidi100 lastResult shape"): it is an answer,
     # not an error.
     answered = return_code is None and "nu" in obj and "data" in obj
     if not answered and (obj.get("result") is False or return_code not in (None, "200")):
@@ -165,7 +165,7 @@ def parse_subscribe_response(body: bytes | str, *, tracking_number: str) -> Subs
 
 
 # --- lastResult → TrackingUpdate ------------------------------------------------------------------
-# (docs/carrier-apis.md "Kuaidi100 lastResult shape" + "Kuaidi100 state codes")
+# (docs/tracking-apis.md "Kuaidi100 lastResult shape" + "Kuaidi100 state codes")
 
 
 def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, str | None]:
@@ -186,7 +186,7 @@ GENERIC_CODES: Final = frozenset({"0"})
 def _classify_event(
     item: Mapping[str, Any], text: str, report: UnknownCodeHook | None
 ) -> tuple[str | None, ParcelStatus, str | None, bool]:
-    """(raw code, status, sub_reason, inferred) of one `data[]` event (docs/carrier-apis.md
+    """(raw code, status, sub_reason, inferred) of one `data[]` event (docs/tracking-apis.md
     "Kuaidi100 lastResult shape" + docs/statuses.md "Events without a code"): its own `statusCode`
     first; else the Chinese `status` name (answers without `resultv2=4`); else the scan text. Only a
     `statusCode` is the carrier's own code; the rest is inferred and may not move the parcel
@@ -213,7 +213,7 @@ def _classify_event(
 
 def _oldest_first(obj: Mapping[str, Any], number: str) -> list[tuple[datetime, Mapping[str, Any]]]:
     """`data[]` with each event's time, oldest first. `data` is newest first unless the query
-    asked for `order=asc` (docs/carrier-apis.md "Kuaidi100 lastResult shape"), so its order is
+    asked for `order=asc` (docs/tracking-apis.md "Kuaidi100 lastResult shape"), so its order is
     read from its times, not assumed; equal times keep the API's order."""
     timed: list[tuple[datetime, Mapping[str, Any]]] = []
     for raw in as_list(obj.get("data"), API, "data"):
@@ -294,7 +294,7 @@ def parse_last_result(
 
 def _arrival(obj: Mapping[str, Any]) -> datetime | None:
     """The predicted arrival `arrivalTime` of map-track answers, "YYYY-MM-DD HH" in China time
-    (docs/carrier-apis.md "Kuaidi100 lastResult shape"); the end of that hour, so "delayed" waits
+    (docs/tracking-apis.md "Kuaidi100 lastResult shape"); the end of that hour, so "delayed" waits
     for it."""
     text = opt_str(obj.get("arrivalTime"))
     if text is None or len(text) != 13:
@@ -305,13 +305,13 @@ def _arrival(obj: Mapping[str, Any]) -> datetime | None:
         return None
 
 
-# --- push callback (docs/carrier-apis.md "Kuaidi100 push callback") -------------------------------
+# --- push callback (docs/tracking-apis.md "Kuaidi100 push callback") ------------------------------
 
 
 def _our_carrier(com: str, carrier_for: CarrierLookup, report: UnknownCodeHook | None) -> str:
     """Our carrier code for a Kuaidi100 `com`, or "" (the stored carrier stays) when it maps to
     none of ours: Kuaidi100's identifier is reported as "com:<code>", never stored as a
-    carrier (docs/carrier-apis.md "Carrier identity").
+    carrier (docs/tracking-apis.md "Carrier identity").
     """
     ours = carrier_for(com)
     if ours is None and report is not None:
@@ -336,7 +336,7 @@ def parse_push(
       "com:<code>" and the update's carrier is "" (the stored one stays).
     - `abort` without `comNew` (e.g. 3天查询无记录, 60天无变化): monitoring stopped → stopped,
       with Kuaidi100's message as the reason; re-subscribe no sooner than 30 min later
-      (docs/carrier-apis.md "Kuaidi100 subscription").
+      (docs/tracking-apis.md "Kuaidi100 subscription").
     """
     try:
         fields = parse_form(body)
@@ -379,7 +379,7 @@ def parse_push(
             stop_reason=stop_reason,
         )
         if push_status == "abort" and stopped:
-            # re-subscribe 30 min later (docs/carrier-apis.md "Kuaidi100 subscription")
+            # re-subscribe 30 min later (docs/tracking-apis.md "Kuaidi100 subscription")
             update = replace(update, resubscribe=True)
     except MalformedBody as exc:
         raise PushFormatError(str(exc)) from exc

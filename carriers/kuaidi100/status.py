@@ -1,5 +1,5 @@
 """Kuaidi100 `state` / `statusCode` → canonical status, as data
-(docs/carrier-apis.md "Kuaidi100 state codes").
+(docs/tracking-apis.md "Kuaidi100 state codes").
 
 Every documented code appears exactly once; `map_code` is the only lookup. With
 `resultv2=4` the top-level `state` and each event's `statusCode` can be an advanced code

@@ -1,4 +1,4 @@
-"""The status vocabularies the simulator speaks (docs/carrier-apis.md "Kuaidi100 state codes" +
+"""The status vocabularies the simulator speaks (docs/tracking-apis.md "Kuaidi100 state codes" +
 "17TRACK status taxonomy"), and the scan kinds of the model with the codes each one carries in both
 APIs."""
 

@@ -1,6 +1,6 @@
 """Push callbacks: every `push_interval` real seconds, send what changed.
 
-Kuaidi100 (docs/carrier-apis.md "Kuaidi100 push callback"): a form POST of `param` (JSON: `status`
+Kuaidi100 (docs/tracking-apis.md "Kuaidi100 push callback"): a form POST of `param` (JSON: `status`
 polling | shutdown | abort, `message`, `lastResult` = the full query body) and `sign` = uppercase
 MD5(param + salt) when a salt was given. `shutdown` follows the last scan of a finished parcel
 (signed, returned, refused); `abort` comes when a number shows nothing for 3 days (for
@@ -8,7 +8,7 @@ SF and ZTO that includes subscriptions made without the phone number, which Kuai
 cannot query) or nothing new for 60 days. The receiver must answer 2xx, and not
 `{"result": false}`.
 
-17TRACK (docs/carrier-apis.md "17TRACK webhook"): a JSON POST to the account's webhook URL,
+17TRACK (docs/tracking-apis.md "17TRACK webhook"): a JSON POST to the account's webhook URL,
 `{"event": "TRACKING_UPDATED" | "TRACKING_STOPPED", "data": {number, carrier, param, tag,
 track_info}}`, header `sign` = hex SHA-256(body + "/" + key). `TRACKING_STOPPED` follows a finished
 parcel's last update, or 30 days without news.

@@ -1,7 +1,7 @@
 """The simulator's HTTP face: Kuaidi100 and 17TRACK v2.2 wire formats, pushes, faults and
 admin endpoints, as one Starlette app.
 
-Kuaidi100 (docs/carrier-apis.md "Kuaidi100"):
+Kuaidi100 (docs/tracking-apis.md "Kuaidi100"):
   POST /poll/query.do    form customer, sign = uppercase MD5(param + key + customer), param
                          JSON {com, num, phone, resultv2}. Errors as {"result": false,
                          "returnCode", "message"}: 400 bad request / unknown company / wrong
@@ -11,7 +11,7 @@ Kuaidi100 (docs/carrier-apis.md "Kuaidi100"):
   POST /poll             subscribe: form schema=json, param JSON {company, number, from, to,
                          key, parameters{callbackurl, salt, resultv2, phone}}; returnCode 200,
                          501 duplicate, 600 bad key, 700 bad data, 702 unknown company.
-17TRACK (docs/carrier-apis.md "17TRACK"): POST /track/v2.2/register and /gettrackinfo (v2.4 too),
+17TRACK (docs/tracking-apis.md "17TRACK"): POST /track/v2.2/register and /gettrackinfo (v2.4 too),
 header `17token`, a
   JSON array of at most 40 {number, carrier}; envelope {"code": 0, "data": {"accepted",
   "rejected"}}, HTTP 200 except 429 past 3 requests per second.
@@ -59,7 +59,7 @@ from carriers.sim.wire import (
 
 Handler = Callable[[Request], Awaitable[Response]]
 TRACK17_BATCH = 40
-# 17TRACK codes: -18010002, -18019902 and -18010012 are seen in real answers (docs/carrier-apis.md
+# 17TRACK codes: -18010002, -18019902 and -18010012 are seen in real answers (docs/tracking-apis.md
 # "17TRACK endpoints and auth"); the other two are the simulator's own for cases the reference does
 # not cover.
 T17_INVALID_KEY = -18010002

@@ -23,7 +23,7 @@ TRACK17: str = "17track"
 
 class TokenBucket:
     """`rate` requests per real second with bursts of `burst` (17TRACK: 3 req/s,
-    docs/carrier-apis.md "17TRACK limits")."""
+    docs/tracking-apis.md "17TRACK limits")."""
 
     def __init__(
         self, rate: float, burst: float, monotonic: Callable[[], float] = time.monotonic

@@ -1,9 +1,9 @@
 """The two wire formats, built from a plan and "now": pure functions, no I/O.
 
-Kuaidi100 (docs/carrier-apis.md "Kuaidi100 lastResult shape" + "Kuaidi100 state codes"): the
+Kuaidi100 (docs/tracking-apis.md "Kuaidi100 lastResult shape" + "Kuaidi100 state codes"): the
 query/`lastResult` body, `data` newest first, times in China time as "YYYY-MM-DD HH:MM:SS"; with
 `resultv2` 4 or 8 each event carries the advanced `statusCode` and area fields, the top-level
-`state` is the latest advanced code, and `routeInfo` is added. 17TRACK v2.2 (docs/carrier-apis.md
+`state` is the latest advanced code, and `routeInfo` is added. 17TRACK v2.2 (docs/tracking-apis.md
 "17TRACK track_info" + "17TRACK status taxonomy"): the `track_info` object of `gettrackinfo` and of
 the `TRACKING_UPDATED` webhook, events newest first.
 """
@@ -34,7 +34,7 @@ KUAIDI100_COMPANIES: Final[dict[str, str]] = {
 PHONE_REQUIRED: Final = frozenset({"shunfeng", "shunfengkuaiyun", "zhongtong"})
 
 # 17TRACK carrier keys: the registry's, which are 17TRACK's own
-# (docs/carrier-apis.md "17TRACK carrier keys"), and for couriers without one the simulator's
+# (docs/tracking-apis.md "17TRACK carrier keys"), and for couriers without one the simulator's
 # placeholders in a range no real
 # carrier uses. The simulator echoes whatever key a client sent, and identifies the courier by
 # the registered parcel first, so a different table still works.
@@ -102,7 +102,7 @@ def kuaidi100_body(
     resultv2: str | None,
     perturb: Perturb[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The success body of `query.do`, which is also a push's `lastResult` (docs/carrier-apis.md
+    """The success body of `query.do`, which is also a push's `lastResult` (docs/tracking-apis.md
     "Kuaidi100 lastResult shape")."""
     if not events:
         raise ValueError("a Kuaidi100 body needs at least one event")
@@ -201,7 +201,7 @@ def track17_info(
     perturb: Perturb[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """`track_info` as of `now` for the `events` seen so far
-    (docs/carrier-apis.md "17TRACK track_info")."""
+    (docs/tracking-apis.md "17TRACK track_info")."""
     latest = events[-1] if events else None
     items = [track17_event(e) for e in reversed(events)]
     if perturb is not None:

@@ -1,5 +1,5 @@
 """17TRACK API v2.2 over HTTP: register (subscribe), gettrackinfo (track) and the webhook
-(docs/carrier-apis.md "17TRACK endpoints and auth").
+(docs/tracking-apis.md "17TRACK endpoints and auth").
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ from carriers.http import required_env, send
 from carriers.registry import CARRIERS
 from carriers.track17 import parse
 
-# docs/carrier-apis.md "17TRACK endpoints and auth"
+# docs/tracking-apis.md "17TRACK endpoints and auth"
 DEFAULT_BASE_URL = "https://api.17track.net/track/v2.2"
-# API token and webhook signing key alike (docs/carrier-apis.md "17TRACK webhook")
+# API token and webhook signing key alike (docs/tracking-apis.md "17TRACK webhook")
 ENV_KEY = "PARCELWATCH_17TRACK_KEY"
 
 
 class Track17Adapter:
     """TrackingAdapter for 17TRACK.
 
-    Limits, all in docs/carrier-apis.md "17TRACK limits": every endpoint 3 requests/s (else HTTP
+    Limits, all in docs/tracking-apis.md "17TRACK limits": every endpoint 3 requests/s (else HTTP
     429); at most 40 numbers a request; 17TRACK refreshes a number every 3–12 h and pushes on
     change, so polling a number more often than every 3 h only re-reads the same data
     (`min_interval`).
@@ -97,7 +97,7 @@ class Track17Adapter:
             item: dict[str, Any] = {"number": ref.tracking_number}
             key = self.carrier_codes.get(ref.carrier)
             if key is not None:
-                # Numeric carrier key (docs/carrier-apis.md "17TRACK carrier keys"); without
+                # Numeric carrier key (docs/tracking-apis.md "17TRACK carrier keys"); without
                 # one 17TRACK detects the carrier.
                 item["carrier"] = int(key) if key.isdigit() else key
             if tag:
@@ -115,8 +115,9 @@ class Track17Adapter:
             headers={"17token": self._key},
         )
         if 400 <= response.status_code < 500:
-            # 17TRACK answers in a 200 envelope (docs/carrier-apis.md "17TRACK endpoints and auth");
-            # a bare 4xx is a refused key or a wrong address, which retrying will not fix.
+            # 17TRACK answers in a 200 envelope
+            # (docs/tracking-apis.md "17TRACK endpoints and auth"); a bare 4xx is a refused key
+            # or a wrong address, which retrying will not fix.
             raise PermanentCarrierError(
                 f"{self.name}: HTTP {response.status_code} from {response.request.url}: "
                 f"{response.text[:200]!r}; check PARCELWATCH_17TRACK_KEY and base_url",

@@ -1,5 +1,5 @@
 """Pure functions between 17TRACK's v2.x wire format and carriers/base.py types. HTTP is always 200
-(docs/carrier-apis.md "17TRACK endpoints and auth"): a whole-call failure is a non-zero envelope
+(docs/tracking-apis.md "17TRACK endpoints and auth"): a whole-call failure is a non-zero envelope
 `code`; per-number failures are `data.rejected[]` items and come back as `TrackingProblem`s.
 """
 
@@ -41,10 +41,10 @@ from carriers.zones import zone_for
 
 API: Final = "17track"
 
-INVALID_KEY: Final = "-18010002"  # docs/carrier-apis.md "17TRACK endpoints and auth"
-# docs/carrier-apis.md "17TRACK endpoints and auth": gettrackinfo on a number never registered
+INVALID_KEY: Final = "-18010002"  # docs/tracking-apis.md "17TRACK endpoints and auth"
+# docs/tracking-apis.md "17TRACK endpoints and auth": gettrackinfo on a number never registered
 NOT_REGISTERED: Final = "-18019902"
-# docs/carrier-apis.md "17TRACK endpoints and auth": register again → it is tracked, accepted
+# docs/tracking-apis.md "17TRACK endpoints and auth": register again → it is tracked, accepted
 ALREADY_REGISTERED: Final = "-18010012"
 
 CarrierLookup = Callable[[str], str | None]  # 17TRACK numeric carrier key → our code
@@ -56,7 +56,7 @@ UNCLASSIFIED: Final = "event:unclassified"
 def our_carrier(key: str, carrier_for: CarrierLookup, report: UnknownCodeHook | None) -> str:
     """Our carrier code for a 17TRACK numeric key, or "" (the stored carrier stays): a key
     that maps to none of our carriers is reported as "carrier:<key>", never returned as the
-    update's carrier (docs/carrier-apis.md "Carrier identity")."""
+    update's carrier (docs/tracking-apis.md "Carrier identity")."""
     ours = carrier_for(key)
     if ours is None and report is not None:
         report(API, f"carrier:{key}")
@@ -64,7 +64,7 @@ def our_carrier(key: str, carrier_for: CarrierLookup, report: UnknownCodeHook | 
 
 
 def webhook_sign(body: bytes, key: str) -> str:
-    """Hex SHA-256 of the raw body + "/" + API key (docs/carrier-apis.md "17TRACK webhook")."""
+    """Hex SHA-256 of the raw body + "/" + API key (docs/tracking-apis.md "17TRACK webhook")."""
     return hashlib.sha256(body + b"/" + key.encode()).hexdigest()
 
 
@@ -83,9 +83,9 @@ def _envelope(body: bytes | str) -> dict[str, Any]:
             raise PermanentCarrierError(
                 f"{API}: invalid API key ({code} {message}); check PARCELWATCH_17TRACK_KEY"
             )
-        # Other envelope codes are undocumented (docs/carrier-apis.md "17TRACK endpoints and auth");
-        # the API refused the call as a whole with an answer, so repeating the same request would
-        # get the same answer.
+        # Other envelope codes are undocumented
+        # (docs/tracking-apis.md "17TRACK endpoints and auth"); the API refused the call as a
+        # whole with an answer, so repeating the same request would get the same answer.
         raise PermanentCarrierError(f"{API}: envelope code {code}: {message}")
     return as_object(obj.get("data") or {}, API, "data")
 
@@ -120,7 +120,7 @@ def _problem(number: str, code: str, message: str) -> TrackingProblem:
     return TrackingProblem(number, code or "rejected", text, retryable=True)
 
 
-# --- gettrackinfo and register (docs/carrier-apis.md "17TRACK endpoints and auth") ----------------
+# --- gettrackinfo and register (docs/tracking-apis.md "17TRACK endpoints and auth") ---------------
 
 
 def parse_track_response(
@@ -176,7 +176,7 @@ def parse_register_response(body: bytes | str, *, numbers: Iterable[str]) -> Sub
 
 
 # --- track_info → TrackingUpdate ------------------------------------------------------------------
-# (docs/carrier-apis.md "17TRACK track_info"; docs/carrier-apis.md "17TRACK status taxonomy")
+# (docs/tracking-apis.md "17TRACK track_info"; docs/tracking-apis.md "17TRACK status taxonomy")
 
 
 def _lookup(code: str, report: UnknownCodeHook | None) -> tuple[ParcelStatus, str | None, bool]:
@@ -202,7 +202,7 @@ def _latest(
         status, sub_reason, _ = _lookup(main, report)
         return status, sub_reason, sub or main
     # No status at all: 17TRACK has nothing on the number yet
-    # (NotFound, docs/carrier-apis.md "17TRACK status taxonomy").
+    # (NotFound, docs/tracking-apis.md "17TRACK status taxonomy").
     status, sub_reason, _ = map_code("NotFound")
     return status, sub_reason, None
 
@@ -212,10 +212,10 @@ def _event_time(item: Mapping[str, Any]) -> str | None:
 
 
 def _event(item: Mapping[str, Any], report: UnknownCodeHook | None) -> CarrierEvent | None:
-    """One provider event (docs/carrier-apis.md "17TRACK track_info"): its `sub_status`, else its
+    """One provider event (docs/tracking-apis.md "17TRACK track_info"): its `sub_status`, else its
     milestone `stage` (some answers put a sub-status there), else its description's stage words
     (docs/statuses.md "Events without a code"). A time without offset is read in the zone of
-    the event's `address` (docs/carrier-apis.md "Event times without an offset")."""
+    the event's `address` (docs/tracking-apis.md "Event times without an offset")."""
     when = _event_time(item)
     if when is None:
         return None  # an event without any time cannot be placed on the timeline
@@ -253,14 +253,14 @@ def _event(item: Mapping[str, Any], report: UnknownCodeHook | None) -> CarrierEv
 
 def _part(item: Mapping[str, Any], track_info: Mapping[str, Any], key: str) -> Any:
     """A `track_info` part; some recorded webhooks carry it beside `track_info` instead
-    (docs/carrier-apis.md "17TRACK track_info")."""
+    (docs/tracking-apis.md "17TRACK track_info")."""
     value = track_info.get(key)
     return value if value is not None else item.get(key)
 
 
 def _estimate(metrics: Any) -> Any:
     """`time_metrics.estimated_delivery_date`: `{source, from, to}`, or a bare time in older
-    answers (docs/carrier-apis.md "17TRACK track_info"). `to`, the late end of the window, first:
+    answers (docs/tracking-apis.md "17TRACK track_info"). `to`, the late end of the window, first:
     "delayed" only once it has passed."""
     if not isinstance(metrics, dict):
         return None
@@ -316,7 +316,7 @@ def parse_item(
     )
 
 
-# --- webhook (docs/carrier-apis.md "17TRACK webhook") ---------------------------------------------
+# --- webhook (docs/tracking-apis.md "17TRACK webhook") --------------------------------------------
 
 
 def parse_push(
@@ -333,8 +333,8 @@ def parse_push(
 
     The carrier is our code for 17TRACK's numeric key, else the `tag` we registered the
     number with (our own carrier code), else "" (the stored carrier stays; an unmapped key is
-    reported, docs/carrier-apis.md "Carrier identity"). TRACKING_STOPPED (30 days without news, or
-    15 days after delivery, docs/carrier-apis.md "17TRACK limits") marks the update stopped."""
+    reported, docs/tracking-apis.md "Carrier identity"). TRACKING_STOPPED (30 days without news, or
+    15 days after delivery, docs/tracking-apis.md "17TRACK limits") marks the update stopped."""
     sign = header(headers, "sign")
     if not sign:
         raise SignatureError(f"{API}: webhook without a `sign` header")

@@ -1,9 +1,9 @@
 """17TRACK main status / sub_status → canonical status, as data
-(docs/carrier-apis.md "17TRACK status taxonomy").
+(docs/tracking-apis.md "17TRACK status taxonomy").
 
 Every main status and every sub-status appears exactly once (`InfoReceived` is both, one
 row). The finest code wins: an update's `sub_status` when known, else its main `status`.
-Events carry a `sub_status` (newer answers) or only a milestone `stage` (docs/carrier-apis.md
+Events carry a `sub_status` (newer answers) or only a milestone `stage` (docs/tracking-apis.md
 "17TRACK track_info"), which has its own small table below.
 
 Judgement calls (kept consistent with the Kuaidi100 and AfterShip tables):
@@ -76,7 +76,7 @@ ROWS: Final[tuple[tuple[str, ParcelStatus, str | None], ...]] = (
 )
 
 # Milestone `key_stage` values an event's `stage` can hold
-# (docs/carrier-apis.md "17TRACK track_info").
+# (docs/tracking-apis.md "17TRACK track_info").
 STAGE_ROWS: Final[tuple[tuple[str, ParcelStatus], ...]] = (
     ("InfoReceived", S.LABEL_CREATED),
     ("PickedUp", S.PICKED_UP),

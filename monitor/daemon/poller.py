@@ -145,7 +145,7 @@ class Poller:
                 S.subscribed_at.is_(None),
                 S.status.not_in(TERMINAL),
                 # Kuaidi100 refuses a new subscription sooner than 30 min after `abort`
-                # (docs/carrier-apis.md "Kuaidi100 subscription").
+                # (docs/tracking-apis.md "Kuaidi100 subscription").
                 (S.tracking_stopped_at.is_(None))
                 | (S.tracking_stopped_at < now - RESUBSCRIBE_AFTER),
             )

@@ -2,7 +2,7 @@
 
 Tracking APIs charge per query and lock numbers that are asked too often (Kuaidi100: at most
 48 queries a day, 30 minutes apart), so each parcel gets its own next-poll time from its
-state (the limits and this reading of them: docs/carrier-apis.md "Poll schedule"):
+state (the limits and this reading of them: docs/tracking-apis.md "Poll schedule"):
 - never again once delivered or returned, and not after 40 days (the APIs stop before that);
 - rarely (a safety net every two days) while the tracking API pushes its updates to us;
 - otherwise at a pace that fits the stage (a parcel out for delivery changes within hours,

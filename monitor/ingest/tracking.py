@@ -148,7 +148,7 @@ def corrected_carrier(stored: str | None, upd: TrackingUpdate) -> str | None:
     courier (Kuaidi100's auto-detection, an AfterShip slug change) and that is believed when
     it names one of our carriers; an identifier of its own (a 17TRACK numeric key, a slug, an
     unmapped company code) is logged and counted, never stored
-    (docs/carrier-apis.md "Carrier identity")."""
+    (docs/tracking-apis.md "Carrier identity")."""
     given = upd.carrier
     if not given or given == stored:
         return stored
@@ -233,7 +233,7 @@ def _state_change(
         values["subscribed_at"] = None
     if upd.stopped and upd.resubscribe:
         # The API stopped pushing but takes the number again later (Kuaidi100 `abort`, no
-        # record for days: docs/carrier-apis.md "Kuaidi100 push callback"): poll at the
+        # record for days: docs/tracking-apis.md "Kuaidi100 push callback"): poll at the
         # normal pace meanwhile, and let the subscribe job register it again once the API
         # allows. A final stop (`shutdown`) keeps the parcel marked subscribed: subscribing
         # again would only repeat the same answer, and the safety-net polls still watch it.

@@ -1,5 +1,5 @@
 """AfterShip adapter: create, get and the webhook on the documented wire format
-(docs/carrier-apis.md "AfterShip"), over httpx.MockTransport; never the network."""
+(docs/tracking-apis.md "AfterShip"), over httpx.MockTransport; never the network."""
 
 from __future__ import annotations
 

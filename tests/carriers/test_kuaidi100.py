@@ -1,5 +1,5 @@
 """Kuaidi100 adapter: signed form requests, answers and pushes on the documented wire format
-(docs/carrier-apis.md "Kuaidi100"), over httpx.MockTransport; never the network."""
+(docs/tracking-apis.md "Kuaidi100"), over httpx.MockTransport; never the network."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def test_query_is_a_signed_form_post_and_parses_the_advanced_answer() -> None:
     fields = form(request)
     assert fields["customer"] == CUSTOMER
     # sign = uppercase MD5(param + key + customer) over the exact param string sent
-    # (docs/carrier-apis.md "Kuaidi100 query")
+    # (docs/tracking-apis.md "Kuaidi100 query")
     expected = hashlib.md5((fields["param"] + KEY + CUSTOMER).encode()).hexdigest().upper()
     assert fields["sign"] == expected
     param = json.loads(fields["param"])
@@ -306,7 +306,7 @@ def subscribe_handler(seen: list[dict[str, Any]], return_code: str = "200") -> H
     def handler(request: httpx.Request) -> httpx.Response:
         assert str(request.url) == f"{BASE}/poll"
         fields = form(request)
-        # the key travels inside param (docs/carrier-apis.md "Kuaidi100 subscription")
+        # the key travels inside param (docs/tracking-apis.md "Kuaidi100 subscription")
         assert "sign" not in fields
         seen.append({"schema": fields["schema"], **json.loads(fields["param"])})
         return httpx.Response(

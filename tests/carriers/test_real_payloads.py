@@ -1,8 +1,8 @@
 """Real payloads (captured pushes and answers, vendor examples) from public repositories, each
 with its provenance in tests/fixtures/carriers/real/<api>/README.md, through the parsers: every
 event gets a status (docs/statuses.md "Events without a code"), the carrier is one of ours or
-"" (docs/carrier-apis.md "Carrier identity"), times without an offset are read where the scan
-happened (docs/carrier-apis.md "Event times without an offset")."""
+"" (docs/tracking-apis.md "Carrier identity"), times without an offset are read where the scan
+happened (docs/tracking-apis.md "Event times without an offset")."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def test_a_yunda_push_without_codes_keeps_its_pickup_scan() -> None:
 
 
 def test_offsetless_checkpoint_times_are_read_where_the_scan_happened() -> None:
-    """AfterShip's local checkpoint times without offset (docs/carrier-apis.md "Event times
+    """AfterShip's local checkpoint times without offset (docs/tracking-apis.md "Event times
     without an offset"): Hong Kong scans at +08:00, Melbourne ones at Australian summer time,
     the zone found from free-text `country_name` alone."""
     update = normalise("aftership", "sdk_ruby_readme_toll_hkg_aus.json", [])

@@ -37,7 +37,7 @@ def test_carrier_names(name: str, code: str | None) -> None:
 
 
 def test_17track_keys_are_the_listed_ones() -> None:
-    """docs/carrier-apis.md "17TRACK carrier keys": one key per courier, none for the couriers
+    """docs/tracking-apis.md "17TRACK carrier keys": one key per courier, none for the couriers
     17TRACK's list has no parcel entry for."""
     keys = {code: info.track17 for code, info in CARRIERS.items() if info.track17 is not None}
     assert len(set(keys.values())) == len(keys)

@@ -1,7 +1,7 @@
 """Each tracking API's status table: every documented code maps to exactly one canonical
 status, and an unknown code becomes UNKNOWN and is reported, never raised.
 
-The code lists below are copied from docs/carrier-apis.md ("Kuaidi100 state codes",
+The code lists below are copied from docs/tracking-apis.md ("Kuaidi100 state codes",
 "17TRACK status taxonomy", "AfterShip tags" and "AfterShip subtags"), not from the tables,
 so a code dropped from a table fails here.
 """
@@ -23,7 +23,7 @@ from carriers.track17 import status as track17_status
 
 S = ParcelStatus
 
-# docs/carrier-apis.md "Kuaidi100 state codes": base codes 0–8, 14; customs 10–13; advanced
+# docs/tracking-apis.md "Kuaidi100 state codes": base codes 0–8, 14; customs 10–13; advanced
 # codes.
 KUAIDI100_CODES = {
     *[str(c) for c in range(0, 9)],
@@ -36,7 +36,7 @@ KUAIDI100_CODES = {
     *[str(c) for c in range(201, 211)],
 }  # fmt: skip
 
-# docs/carrier-apis.md "17TRACK status taxonomy": 9 main statuses and every sub-status.
+# docs/tracking-apis.md "17TRACK status taxonomy": 9 main statuses and every sub-status.
 TRACK17_CODES = {
     "NotFound", "NotFound_Other", "NotFound_InvalidCode",
     "InfoReceived",
@@ -54,7 +54,7 @@ TRACK17_CODES = {
     "Exception_Lost", "Exception_Destroyed", "Exception_Cancel", "Exception_Other",
 }  # fmt: skip
 
-# docs/carrier-apis.md "AfterShip tags" (9 tags) and "AfterShip subtags" (016–018 included).
+# docs/tracking-apis.md "AfterShip tags" (9 tags) and "AfterShip subtags" (016–018 included).
 AFTERSHIP_CODES = {
     "Pending", "InfoReceived", "InTransit", "OutForDelivery", "AttemptFail", "Delivered",
     "AvailableForPickup", "Exception", "Expired",

@@ -1,5 +1,5 @@
 """17TRACK adapter: register, gettrackinfo and the webhook on the documented wire format
-(docs/carrier-apis.md "17TRACK"), over httpx.MockTransport; never the network."""
+(docs/tracking-apis.md "17TRACK"), over httpx.MockTransport; never the network."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_gettrackinfo_request_and_answer() -> None:
     assert (request.method, str(request.url)) == ("POST", f"{BASE}/gettrackinfo")
     assert request.headers["17token"] == KEY
     assert json.loads(request.content) == [
-        # China Post's key (docs/carrier-apis.md "17TRACK carrier keys")
+        # China Post's key (docs/tracking-apis.md "17TRACK carrier keys")
         {"number": "1151234567890", "carrier": 3011},
         {"number": "9999000011112"},  # no key known: 17TRACK detects the carrier
     ]

@@ -1,4 +1,4 @@
-"""Zones of scan places given as free text (docs/carrier-apis.md "Event times without an
+"""Zones of scan places given as free text (docs/tracking-apis.md "Event times without an
 offset")."""
 
 from __future__ import annotations

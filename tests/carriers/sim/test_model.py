@@ -1,6 +1,6 @@
 """The simulator's model (carriers/sim/): deterministic, calibrated to docs/scorecard.md
 "Simulator calibration", and speaking only codes that exist in the carriers' own tables
-(docs/carrier-apis.md "Kuaidi100 state codes" and "17TRACK status taxonomy")."""
+(docs/tracking-apis.md "Kuaidi100 state codes" and "17TRACK status taxonomy")."""
 
 from __future__ import annotations
 
