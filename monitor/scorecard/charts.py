@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,9 @@ def cjk_fonts() -> tuple[str, ...]:
 
     installed = {font.name for font in font_manager.fontManager.ttflist}
     found = tuple(name for name in CJK_FONTS if name in installed)
+    if not found and _rescan_system_fonts():
+        installed = {font.name for font in font_manager.fontManager.ttflist}
+        found = tuple(name for name in CJK_FONTS if name in installed)
     if not found:
         log.warning(
             "no CJK font found (tried %s); scorecard charts label provinces in pinyin. "
@@ -87,6 +91,33 @@ def cjk_fonts() -> tuple[str, ...]:
             ", ".join(CJK_FONTS),
         )
     return found
+
+
+def _rescan_system_fonts() -> bool:
+    """matplotlib caches its font list the first time it runs; fonts installed after that
+    (a fonts package added once the tool was already in use) stay unseen until the cache is
+    rebuilt. Add the system fonts the cached list lacks, and rewrite the cache so the next
+    process sees them too. True if any was added."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    known = {font.fname for font in manager.ttflist}
+    added = 0
+    for path in font_manager.findSystemFonts():
+        if path not in known:
+            try:
+                manager.addfont(path)
+            except (OSError, RuntimeError, ValueError):  # a font file it cannot read
+                continue
+            added += 1
+    if added:
+        cache = (
+            Path(matplotlib.get_cachedir())
+            / f"fontlist-v{font_manager.FontManager.__version__}.json"
+        )
+        font_manager.json_dump(manager, str(cache))
+    return added > 0
 
 
 def province_label(name: str) -> str:

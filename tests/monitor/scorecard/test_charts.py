@@ -4,6 +4,7 @@ installed."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -22,6 +23,7 @@ def test_charts_fall_back_to_pinyin_without_a_cjk_font(
 
     with monkeypatch.context() as patch, caplog.at_level(logging.WARNING, charts.log.name):
         patch.setattr(font_manager.fontManager, "ttflist", [])
+        patch.setattr(font_manager, "findSystemFonts", lambda *_: [])  # none on the system
         assert charts.cjk_fonts.__wrapped__() == ()
     assert "no CJK font found" in caplog.text
     monkeypatch.setattr(charts, "cjk_fonts", lambda: ())
@@ -29,6 +31,24 @@ def test_charts_fall_back_to_pinyin_without_a_cjk_font(
     shop(sqlite_engine)
     png = render.main_chart_png(scorecard(sqlite_engine))  # no glyph warning (they are errors)
     assert png.startswith(b"\x89PNG")
+
+
+def test_fonts_installed_after_matplotlib_cached_its_list_are_found(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A font list cached before fonts-noto-cjk was installed: the CJK fonts are found by a
+    rescan, and the rewritten cache (here in a scratch directory) holds them."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    stale = [font for font in manager.ttflist if font.name not in charts.CJK_FONTS]
+    monkeypatch.setattr(manager, "ttflist", stale)
+    monkeypatch.setattr(matplotlib, "get_cachedir", lambda: str(tmp_path))
+    found = charts.cjk_fonts.__wrapped__()
+    assert found and found[0] in charts.CJK_FONTS
+    [cache] = list(tmp_path.glob("fontlist-*.json"))
+    assert found[0] in cache.read_text(encoding="utf-8")
 
 
 def test_charts_speak_the_pages_language(sqlite_engine: Engine) -> None:
