@@ -270,6 +270,12 @@ class DaemonConfig(Strict):
     # (docs/architecture.md "Incremental detection"). false: every tick is a full one.
     incremental_detection: bool = True
     reconcile_interval_seconds: Annotated[float, Field(gt=0)] = 3600
+    # On PostgreSQL the due work is claimed in batches of this many parcels (and as many
+    # orders), each leased for `detect_lease_seconds`: replicas split it, and a replica that
+    # dies mid-batch leaves its claim to the others once the lease runs out
+    # (docs/architecture.md "Detection across replicas").
+    detect_batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
+    detect_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 120
     deliver_interval_seconds: Annotated[float, Field(gt=0)] = 15
     # On SIGTERM: how long the jobs in hand may take to finish before they are cancelled (a
     # cancelled poll or delivery releases what it claimed).

@@ -39,16 +39,16 @@ from monitor.rules import (
 )
 from monitor.rules.base import RuleContext
 from monitor.rules.incidents import TROUBLE_KINDS
+from monitor.store.due import due_condition
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
 from monitor.store.lanes import load_lane_expectations
 from monitor.store.maintenance import stored_windows
-from monitor.store.tables import ALERTS, DETECT_DIRTY, ORDER_PARCELS, ORDERS, SHIPMENTS
+from monitor.store.tables import ALERTS, ORDER_PARCELS, ORDERS, SHIPMENTS
 
 S = SHIPMENTS.c
 A = ALERTS.c
 ORD = ORDERS.c
-DD = DETECT_DIRTY.c
 log = logging.getLogger(__name__)
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
 RECENTLY_RETURNED = timedelta(days=7)
@@ -88,21 +88,18 @@ def active_parcels_query(now: datetime) -> Any:
     return select(*_parcel_columns()).where(_active_parcel(now))
 
 
-def due_rows(table: Any, key: Any, now: datetime) -> Any:
-    """Rows due by `now` (NULL: due since they were written) or marked changed since the
-    last tick (docs/architecture.md "Incremental detection"): index look-ups, not a scan."""
-    marked = select(key).where(key.is_not(None))
-    return or_(table.c.due_at.is_(None), table.c.due_at <= now, table.c.id.in_(marked))
+def due_rows(table: Any, now: datetime, ids: Sequence[int] | None = None) -> Any:
+    """Rows due by `now` or marked changed since the last tick (docs/architecture.md
+    "Incremental detection"), or, on PostgreSQL, the due rows one batch has claimed."""
+    return due_condition(table, now) if ids is None else table.c.id.in_(list(ids))
 
 
-def due_parcels_query(now: datetime) -> Any:
+def due_parcels_query(now: datetime, ids: Sequence[int] | None = None) -> Any:
     """The parcels an incremental tick judges, with `active`: whether the full tick would
     read them (active_parcels_query); the others are only given their next due moment."""
     active = case((_active_parcel(now, few=True), 1), else_=0).label("active")
     stored = S.due_at.label("stored_due")  # a due moment that did not move is not rewritten
-    return select(*_parcel_columns(), active, stored).where(
-        due_rows(SHIPMENTS, DD.shipment_id, now)
-    )
+    return select(*_parcel_columns(), active, stored).where(due_rows(SHIPMENTS, now, ids))
 
 
 CATEGORY_COLUMNS = (
@@ -114,14 +111,18 @@ def load_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
     return read_frame(engine, active_parcels_query(now), TIME_COLUMNS, CATEGORY_COLUMNS)
 
 
-def load_due_parcels(engine: Engine, now: datetime) -> pd.DataFrame:
+def load_due_parcels(
+    engine: Engine, now: datetime, ids: Sequence[int] | None = None
+) -> pd.DataFrame:
     times = (*TIME_COLUMNS, "stored_due")
-    frame = read_frame(engine, due_parcels_query(now), times, CATEGORY_COLUMNS)
+    frame = read_frame(engine, due_parcels_query(now, ids), times, CATEGORY_COLUMNS)
     return frame.assign(active=frame["active"].astype(bool))
 
 
-def load_due_orders(engine: Engine, now: datetime) -> pd.DataFrame:
-    return load_orders(engine, due_orders_query(now), ("stored_due",))
+def load_due_orders(
+    engine: Engine, now: datetime, ids: Sequence[int] | None = None
+) -> pd.DataFrame:
+    return load_orders(engine, due_orders_query(now, ids), ("stored_due",))
 
 
 def _open_order(few: bool = False) -> Any:
@@ -148,10 +149,10 @@ def open_orders_query() -> Any:
     return select(*_order_columns()).where(_open_order())
 
 
-def due_orders_query(now: datetime) -> Any:
+def due_orders_query(now: datetime, ids: Sequence[int] | None = None) -> Any:
     active = case((_open_order(few=True), 1), else_=0).label("active")
     stored = ORD.due_at.label("stored_due")
-    return select(*_order_columns(), active, stored).where(due_rows(ORDERS, DD.sales_order_id, now))
+    return select(*_order_columns(), active, stored).where(due_rows(ORDERS, now, ids))
 
 
 def load_orders(engine: Engine, query: Any = None, times: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -4,9 +4,11 @@
 A tick reads only the parcels and orders that are due (their stored due moment has come) or
 changed (a trigger marked them in the writer's transaction), runs the same pure rules over
 them, plans alert changes for those subjects alone, and stores each one's next due moment in
-the transaction that applies the plan. Carrier and hub incidents need the whole book: they
-are judged by the reconciliation (`reconcile`), on a slower schedule, which also runs the full
-tick and counts, logs and repairs whatever the incremental state had missed.
+the transaction that applies the plan. On PostgreSQL the due rows are claimed in leased
+batches, so that replicas split them (docs/architecture.md "Detection across replicas").
+Carrier and hub incidents need the whole book: they are judged by the reconciliation
+(`reconcile`), on a slower schedule, which also runs the full tick and counts, logs and
+repairs whatever the incremental state had missed.
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from alerts.lifecycle import Plan, plan
 from alerts.model import AlertKind, AlertState, Resolution
@@ -35,35 +43,50 @@ from monitor.daemon.tick import (
 )
 from monitor.detection import (
     BaselineCache,
-    due_rows,
     judge,
     load_due_orders,
     load_due_parcels,
     with_stored_windows,
 )
-from monitor.metrics.instruments import RECONCILE_DIFFERENCES
+from monitor.metrics.instruments import DETECTION_ROWS, RECONCILE_DIFFERENCES
+from monitor.rules.health import carrier_api_failing
 from monitor.store.due import (
+    Claim,
+    LeaseLost,
+    Marks,
+    claim_due,
     clear_marks,
+    due_condition,
     forget_state,
     mark_all_due,
     mark_lanes_due,
     read_marks,
     read_state,
+    release_claim,
+    still_pending,
+    unclaim,
     write_due,
     write_state,
 )
 from monitor.store.frames import read_frame
+from monitor.store.health import load_health
 from monitor.store.lanes import load_lane_expectations
+from monitor.store.locks import first_turn, shared_turn, sole_turn
 from monitor.store.silences import release_ended
-from monitor.store.tables import ALERTS, DETECT_DIRTY, ORDERS, SHIPMENTS
+from monitor.store.tables import ALERTS, ORDERS, SHIPMENTS
 
 log = logging.getLogger(__name__)
 A = ALERTS.c
-DD = DETECT_DIRTY.c
 # Judged only by the full tick: they group every parcel of a carrier (monitor/rules/incidents.py).
 BOOK_WIDE = frozenset({AlertKind.CARRIER_INCIDENT.value, AlertKind.HUB_INCIDENT.value})
 # Judged on every tick from the small carrier_health table.
 EVERY_TICK = AlertKind.CARRIER_API_FAILING.value
+# The advisory locks of detection on PostgreSQL (monitor/store/locks.py): DETECT shared by
+# the replicas' incremental ticks and exclusive for a full tick; KEEPER, tried, for the
+# whole-queue work of one tick.
+DETECT, KEEPER = "detect", "detect-keeper"
+# Who claims: this process, named so that an operator can tell replicas apart in the store.
+REPLICA = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def context_key(config: Config) -> str:
@@ -136,16 +159,19 @@ def paused_between(config: Config, low: datetime | None, now: datetime) -> bool:
 
 
 def _subject_alerts(
-    engine: Engine, now: datetime, parcels: set[int], orders: set[int]
+    engine: Engine, now: datetime, parcels: set[int], orders: set[int], claim: Claim | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The open alerts, and the manually resolved ones, of the subjects this tick judged (and
-    of carrier_api_failing, judged every tick). Read through the same due/changed terms and
-    then kept only for the rows actually read, so a row marked meanwhile is left alone."""
-    subjects = or_(
-        A.shipment_id.in_(select(SHIPMENTS.c.id).where(due_rows(SHIPMENTS, DD.shipment_id, now))),
-        A.sales_order_id.in_(select(ORDERS.c.id).where(due_rows(ORDERS, DD.sales_order_id, now))),
-        A.kind == EVERY_TICK,
-    )
+    """The open alerts, and the manually resolved ones, of the subjects this batch judged:
+    those of the rows a claim holds, or (one process, every due row at once) read through the
+    same due/changed terms and then kept only for the rows actually read, so that a row
+    marked meanwhile is left alone."""
+    if claim is not None:
+        subjects = or_(A.shipment_id.in_(claim.shipments), A.sales_order_id.in_(claim.orders))
+    else:
+        subjects = or_(
+            A.shipment_id.in_(select(SHIPMENTS.c.id).where(due_condition(SHIPMENTS, now))),
+            A.sales_order_id.in_(select(ORDERS.c.id).where(due_condition(ORDERS, now))),
+        )
     columns = [A.fingerprint, A.since, A.kind, A.shipment_id, A.sales_order_id]
     open_alerts = read_frame(
         engine,
@@ -159,69 +185,224 @@ def _subject_alerts(
     )
 
     def mine(frame: pd.DataFrame) -> pd.Series:
-        return (
-            frame["shipment_id"].isin(parcels)
-            | frame["sales_order_id"].isin(orders)
-            | (frame["kind"].astype(object) == EVERY_TICK)
-        )
+        return frame["shipment_id"].isin(parcels) | frame["sales_order_id"].isin(orders)
 
     open_alerts = open_alerts.loc[mine(open_alerts)]
     manual = manual.loc[mine(manual), ["fingerprint", "since"]].drop_duplicates()
     return open_alerts[["id", "fingerprint", "kind", "severity", "since"]], manual
 
 
-def run_incremental_tick(
-    engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None = None
-) -> TickResult:
-    """Judge what is due or changed at `now` and bring its alerts in line with what is true."""
-    windows = with_stored_windows(engine, config, now)
-    state = read_state(engine)
-    last = state.get("last_tick_at")
-    if paused_between(windows, None if last is None else datetime.fromisoformat(last), now):
-        full = run_tick(engine, config, now, baselines)
-        with engine.begin() as conn:
-            write_state(conn, "last_tick_at", now.isoformat())
-        return full
-    result = TickResult(incremental=True)
-    started = time.perf_counter()
-    lanes = load_lane_expectations(engine)
-    refresh_context(engine, windows, state, lanes)
-    release_ended(engine, now)  # what ended silences held is announced once, now
-    release_inhibited(engine, now)  # and what resolved incidents held
-    marks = read_marks(engine)  # before the rows: these are at least as new as each mark
-    parcels = load_due_parcels(engine, now)
-    orders = load_due_orders(engine, now)
-    result.parcels, result.orders = len(parcels), len(orders)
-    result.timings["read"] = time.perf_counter() - started
+def _kind_alerts(engine: Engine, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The open and the manually resolved alerts of one carrier-level kind."""
+    open_alerts = read_frame(
+        engine,
+        select(A.id, A.fingerprint, A.kind, A.severity, A.since).where(
+            A.state != AlertState.RESOLVED.value, A.kind == kind
+        ),
+        ["since"],
+    )
+    manual = read_frame(
+        engine,
+        select(A.fingerprint, A.since).where(
+            A.resolution == Resolution.MANUAL.value, A.kind == kind
+        ),
+        ["since"],
+    ).drop_duplicates()
+    return open_alerts, manual
+
+
+def judge_carrier_health(engine: Engine, config: Config, now: datetime) -> Plan:
+    """carrier_api_failing from the small carrier_health table, once per tick (by one replica):
+    it is about a carrier account, not about any row a batch claims."""
+    moment = pd.Timestamp(now).tz_convert("UTC")
+    exceptions = with_fingerprints(
+        carrier_api_failing(load_health(engine), moment, config.rules.carrier_api_failing_minutes)
+    )
+    open_alerts, manual = _kind_alerts(engine, EVERY_TICK)
+    changes = plan(exceptions, open_alerts, manual)
+    apply_plan(engine, changes, now)
+    return changes
+
+
+@dataclass
+class Batch:
+    """What one batch read: the marks first, then the rows (at least as new as each mark)."""
+
+    marks: Marks
+    parcels: pd.DataFrame
+    orders: pd.DataFrame
+    claim: Claim | None = None
+    seconds: float = 0.0  # reading it
+
+
+def batches(
+    engine: Engine, config: Config, now: datetime, should_stop: Callable[[], bool]
+) -> Iterator[Batch]:
+    """SQLite (one process): every due or changed row, at once. PostgreSQL: leased claims of
+    `daemon.detect_batch_size` rows until none is left that another replica does not hold
+    (docs/architecture.md "Detection across replicas")."""
+    if engine.dialect.name != "postgresql":
+        started = time.perf_counter()
+        marks = read_marks(engine)
+        parcels, orders = load_due_parcels(engine, now), load_due_orders(engine, now)
+        yield Batch(marks, parcels, orders, seconds=time.perf_counter() - started)
+        return
+    owner = f"{REPLICA}:{uuid.uuid4().hex[:8]}"
+    every = config.daemon
+    while not should_stop():
+        claim = claim_due(engine, now, owner, every.detect_lease_seconds, every.detect_batch_size)
+        if not len(claim):
+            return
+        started = time.perf_counter()
+        try:
+            marks = read_marks(engine, claim)
+            parcels = load_due_parcels(engine, now, claim.shipments)
+            orders = load_due_orders(engine, now, claim.orders)
+        except BaseException:
+            unclaim(engine, claim)
+            raise
+        yield Batch(marks, parcels, orders, claim, time.perf_counter() - started)
+
+
+def _lost(engine: Engine, claim: Claim) -> bool:
+    """Whether another replica holds rows of `claim` now."""
+    with engine.connect() as conn:
+        for table, ids in ((SHIPMENTS, claim.shipments), (ORDERS, claim.orders)):
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start : start + 1000]
+                mine = conn.execute(
+                    select(func.count())
+                    .select_from(table)
+                    .where(table.c.id.in_(chunk), table.c.detect_owner == claim.owner)
+                ).scalar_one()
+                if mine != len(chunk):
+                    return True
+    return False
+
+
+def judge_batch(
+    engine: Engine, config: Config, now: datetime, lanes: pd.DataFrame, batch: Batch,
+    result: TickResult,
+) -> None:  # fmt: skip
+    """The rules over one batch, its alert changes, and its rows' next due moments, all in one
+    transaction (with the claim's release on PostgreSQL: a batch another replica took over
+    meanwhile is rolled back whole and left to it)."""
+    parcels, orders = batch.parcels, batch.orders
     mark = time.perf_counter()
-    judged = judge(engine, windows, now, parcels, orders, lanes)
+    judged = judge(engine, config, now, parcels, orders, lanes)
     exceptions = with_fingerprints(judged.exceptions)
-    result.exceptions = len(exceptions)
-    result.timings["rules"] = time.perf_counter() - mark
+    exceptions = exceptions.loc[(exceptions["kind"].astype(object) != EVERY_TICK).to_numpy(bool)]
+    result.exceptions += len(exceptions)
+    _add(result, "rules", mark)
     mark = time.perf_counter()
     open_alerts, manual = _subject_alerts(
         engine, now, set(parcels["shipment_id"].astype(int)),
-        set(orders["sales_order_id"].astype(int)),
+        set(orders["sales_order_id"].astype(int)), batch.claim,
     )  # fmt: skip
     changes = plan(exceptions, open_alerts, manual)
-    result.timings["plan"] = time.perf_counter() - mark
+    _add(result, "plan", mark)
     mark = time.perf_counter()
 
     def finish(conn: Connection) -> None:
+        if batch.claim is not None:
+            release_claim(conn, batch.claim)
         for table, rows, key, due in (
             (SHIPMENTS, parcels, "shipment_id", judged.parcel_due),
             (ORDERS, orders, "sales_order_id", judged.order_due),
         ):
             moved = (rows["stored_due"].isna() | (rows["stored_due"] != due)).to_numpy(bool)
             write_due(conn, table, rows.loc[moved, key], due[moved])
-        clear_marks(conn, marks.ids)
-        write_state(conn, "last_tick_at", now.isoformat())
+        clear_marks(conn, batch.marks.ids)
 
     apply_plan(engine, changes, now, finish)
-    escalate(engine, config, now)  # what nobody acknowledged pages the next group
-    result.timings["write"] = time.perf_counter() - mark
-    count_changes(result, changes)
-    return result
+    _add(result, "write", mark)
+    result.parcels += len(parcels)
+    result.orders += len(orders)
+    DETECTION_ROWS.labels(subject="parcel").inc(len(parcels))
+    DETECTION_ROWS.labels(subject="order").inc(len(orders))
+    _count(result, changes)
+
+
+def _add(result: TickResult, phase: str, since: float) -> None:
+    result.timings[phase] = result.timings.get(phase, 0.0) + time.perf_counter() - since
+
+
+def _count(result: TickResult, changes: Plan) -> None:
+    one = TickResult()
+    count_changes(one, changes)
+    result.opened += one.opened
+    result.escalated += one.escalated
+    result.deescalated += one.deescalated
+    result.resolved += one.resolved
+
+
+def run_incremental_tick(
+    engine: Engine,
+    config: Config,
+    now: datetime,
+    baselines: BaselineCache | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> TickResult | None:
+    """Judge what is due or changed at `now` and bring its alerts in line with what is true.
+    On PostgreSQL replicas share the work (docs/architecture.md "Detection across replicas"):
+    each claims batches while holding the detection lock in shared mode; one of them (the
+    keeper of this tick) also does what is about the whole queue: the config fingerprint,
+    silences and incidents that ended, carrier_api_failing, escalation. None: a full tick
+    holds detection now."""
+    windows = with_stored_windows(engine, config, now)
+    state = read_state(engine)
+    last = state.get("last_tick_at")
+    if paused_between(windows, None if last is None else datetime.fromisoformat(last), now):
+        return _full_tick_alone(engine, config, now, baselines)
+    with shared_turn(engine, DETECT) as ours, first_turn(engine, KEEPER) as keeper:
+        if not ours:
+            return None
+        result = TickResult(incremental=True)
+        started = time.perf_counter()
+        lanes = load_lane_expectations(engine)
+        if keeper:
+            refresh_context(engine, windows, state, lanes)
+            release_ended(engine, now)  # what ended silences held is announced once, now
+            release_inhibited(engine, now)  # and what resolved incidents held
+            _count(result, judge_carrier_health(engine, windows, now))
+        _add(result, "read", started)
+        for batch in batches(engine, windows, now, should_stop):
+            result.timings["read"] += batch.seconds
+            try:
+                judge_batch(engine, windows, now, lanes, batch, result)
+            except LeaseLost as lost:
+                log.warning("detection batch rolled back: %s", lost)
+            except IntegrityError:
+                # An alert another replica opened for a row it took over from this batch.
+                if batch.claim is None or not _lost(engine, batch.claim):
+                    raise
+                log.warning("detection batch rolled back: claim %s was taken over",
+                            batch.claim.owner)  # fmt: skip
+            except BaseException:
+                if batch.claim is not None:
+                    unclaim(engine, batch.claim)
+                raise
+        if keeper:
+            mark = time.perf_counter()
+            escalate(engine, config, now)  # what nobody acknowledged pages the next group
+            with engine.begin() as conn:
+                write_state(conn, "last_tick_at", now.isoformat())
+            _add(result, "write", mark)
+        return result
+
+
+def _full_tick_alone(
+    engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None
+) -> TickResult | None:
+    """A maintenance window ran since the last tick: the full tick, with detection to itself
+    (it waits for the replicas' batches in hand to finish)."""
+    with sole_turn(engine, DETECT, config.daemon.detect_lease_seconds) as sole:
+        if not sole:
+            return None
+        full = run_tick(engine, config, now, baselines)
+        with engine.begin() as conn:
+            write_state(conn, "last_tick_at", now.isoformat())
+        return full
 
 
 def run_full_tick(
@@ -239,10 +420,11 @@ def run_full_tick(
     return result
 
 
-def differences(changes: Plan, open_alerts: pd.DataFrame, marked: Any) -> pd.DataFrame:
+def differences(changes: Plan, open_alerts: pd.DataFrame, pending: Marks) -> pd.DataFrame:
     """The full tick's planned changes that the incremental ticks should already have made:
     kind, fingerprint and what the change is, leaving out carrier-wide incidents (judged only
-    here) and the subjects a writer marked since (their tick has not come yet)."""
+    here) and the subjects still pending: marked by a writer since, or due and not yet
+    judged (a dead replica's claim waiting for its lease to run out)."""
     by_id = open_alerts.set_index("id")
     rows = [changes.open[["kind", "fingerprint", "shipment_id", "sales_order_id"]].assign(
         change="open"
@@ -259,27 +441,34 @@ def differences(changes: Plan, open_alerts: pd.DataFrame, marked: Any) -> pd.Dat
         )
     found = pd.concat(rows, ignore_index=True)
     kinds = found["kind"].astype(object)
-    pending = found["shipment_id"].isin(marked.shipments) | found["sales_order_id"].isin(
-        marked.orders
+    waiting = found["shipment_id"].isin(pending.shipments) | found["sales_order_id"].isin(
+        pending.orders
     )
-    return found.loc[~kinds.isin(BOOK_WIDE) & ~pending.to_numpy(dtype=bool)]
+    return found.loc[~kinds.isin(BOOK_WIDE) & ~waiting.to_numpy(dtype=bool)]
 
 
 def reconcile(
     engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None = None
-) -> TickResult:
+) -> TickResult | None:
     """The safety net: an incremental tick at `now`, then the full tick at the same moment;
     whatever the full tick still changes (carrier-wide incidents aside) is a difference
     between the incremental state and the truth. It is logged, counted
     (parcelwatch_reconciliation_differences_total) and repaired by the full tick's
-    plan itself."""
+    plan itself. On PostgreSQL the full tick has detection to itself: it waits for the
+    replicas' batches in hand, and their next ticks wait for it (one reconciliation at a time
+    across replicas: the daemon runs it under its own singleton lock)."""
     run_incremental_tick(engine, config, now, baselines)
     found: list[pd.DataFrame] = []
 
     def review(changes: Plan, open_alerts: pd.DataFrame) -> None:
-        found.append(differences(changes, open_alerts, read_marks(engine)))
+        found.append(differences(changes, open_alerts, still_pending(engine, now)))
 
-    result = run_tick(engine, config, now, baselines, review)
+    with sole_turn(engine, DETECT, config.daemon.detect_lease_seconds) as sole:
+        if not sole:
+            log.warning("reconciliation skipped: the replicas' batches did not finish within "
+                        "%.0f s", config.daemon.detect_lease_seconds)  # fmt: skip
+            return None
+        result = run_tick(engine, config, now, baselines, review)
     missed = found[0] if found else pd.DataFrame()
     result.differences = len(missed)
     if len(missed):

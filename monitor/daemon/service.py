@@ -193,21 +193,27 @@ class Daemon:
     async def subscribe(self) -> None:
         await self._guarded("subscribe", self.poller.subscribe_new)
 
-    def _detection(self, tick: Callable[..., TickResult]) -> TickResult | None:
+    def _detection(self, job: str) -> TickResult | None:
         """One detection at a time in this process (the incremental tick and the
-        reconciliation are two jobs) and across replicas (the advisory lock)."""
+        reconciliation are two jobs). Across replicas on PostgreSQL: incremental ticks share
+        the due work through leased claims and take turns with the full tick themselves
+        (docs/architecture.md "Detection across replicas"); one reconciliation, and one full
+        tick where incremental detection is off, at a time (advisory locks)."""
+        now = self.clock.now()
         with self.detect_lock:
-            return run_alone(
-                self.engine, "detect", tick, self.engine, self.config, self.clock.now(),
-                self.baselines,
-            )  # fmt: skip
+            if job == "reconcile":
+                return run_alone(self.engine, "reconcile", reconcile, self.engine, self.config,
+                                 now, self.baselines)  # fmt: skip
+            if self.config.daemon.incremental_detection:
+                return run_incremental_tick(self.engine, self.config, now, self.baselines,
+                                            should_stop=lambda: self.stopping)  # fmt: skip
+            return run_alone(self.engine, "detect", run_full_tick, self.engine, self.config,
+                             now, self.baselines)  # fmt: skip
 
     async def detect(self) -> None:
-        tick = run_incremental_tick if self.config.daemon.incremental_detection else run_full_tick
-
         async def work() -> None:
             with DETECTION_DURATION.time():
-                self.last_tick = await asyncio.to_thread(self._detection, tick)
+                self.last_tick = await asyncio.to_thread(self._detection, "detect")
             LAST_DETECTION.set_to_current_time()
 
         await self._guarded("detect", work)
@@ -218,7 +224,7 @@ class Daemon:
         incremental state missed."""
 
         async def work() -> None:
-            await asyncio.to_thread(self._detection, reconcile)
+            await asyncio.to_thread(self._detection, "reconcile")
 
         await self._guarded("reconcile", work)
 

@@ -70,6 +70,12 @@ RECONCILE_DIFFERENCES = Counter(
     "Alert changes the full reconciliation found that the incremental ticks had not made "
     '(docs/observability.md "Detection reconciliation"); zero when the due moments are right.',
 )
+DETECTION_ROWS = Counter(
+    "parcelwatch_detection_rows",
+    "Parcels and orders this process's incremental ticks judged, by subject (parcel, order); "
+    "across replicas on PostgreSQL their rates show how the replicas split the due work.",
+    ["subject"],
+)
 LAST_DETECTION = Gauge(
     "parcelwatch_last_detection_timestamp_seconds",
     "When the last detection tick finished (Unix time); alert when it stops moving.",

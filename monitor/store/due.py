@@ -6,6 +6,12 @@ A tick reads them first, judges their rows (read afterwards, so at least as new 
 each mark stands for), and deletes exactly the marks it read: a mark committed meanwhile, even
 one with a smaller id (PostgreSQL hands out sequence numbers before commit), stays for the
 next tick.
+
+On PostgreSQL the due rows are claimed in leased batches (docs/architecture.md "Detection
+across replicas"): `claim_due` writes the replica's owner name and a lease end on up to a
+batch of due rows no live lease holds (`FOR UPDATE SKIP LOCKED`, as the poller claims), and
+`release_claim`, in the transaction that applies the batch's alert changes, clears them, or
+fails the whole transaction if another replica has taken the rows over meanwhile.
 """
 
 from __future__ import annotations
@@ -13,10 +19,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from monitor.clock import NEVER
 from monitor.store.tables import DETECT_DIRTY, DETECT_STATE, ORDERS, SHIPMENTS
@@ -34,14 +52,121 @@ class Marks:
     orders: set[int]
 
 
-def read_marks(engine: Engine) -> Marks:
+def due_condition(table: Table, now: datetime) -> ColumnElement[bool]:
+    """Rows due by `now` (NULL: due since they were written) or marked changed since the
+    last tick: index look-ups, not a scan."""
+    key = D.shipment_id if table is SHIPMENTS else D.sales_order_id
+    marked = select(key).where(key.is_not(None))
+    return or_(table.c.due_at.is_(None), table.c.due_at <= now, table.c.id.in_(marked))
+
+
+def read_marks(engine: Engine, claim: Claim | None = None) -> Marks:
+    """Every mark, or those of the rows `claim` holds."""
+    query = select(D.id, D.shipment_id, D.sales_order_id)
+    if claim is not None:
+        query = query.where(
+            or_(D.shipment_id.in_(claim.shipments), D.sales_order_id.in_(claim.orders))
+        )
     with engine.connect() as conn:
-        rows = conn.execute(select(D.id, D.shipment_id, D.sales_order_id)).all()
+        rows = conn.execute(query).all()
     return Marks(
         ids=[int(r[0]) for r in rows],
         shipments={int(r[1]) for r in rows if r[1] is not None},
         orders={int(r[2]) for r in rows if r[2] is not None},
     )
+
+
+class LeaseLost(Exception):
+    """Another replica took over rows of this batch after its lease ran out."""
+
+
+@dataclass
+class Claim:
+    """The rows one batch of one replica's tick holds (PostgreSQL)."""
+
+    owner: str
+    shipments: list[int]
+    orders: list[int]
+
+    def __len__(self) -> int:
+        return len(self.shipments) + len(self.orders)
+
+
+def claim_due(engine: Engine, now: datetime, owner: str, lease_seconds: float, limit: int) -> Claim:
+    """Up to `limit` due parcels and as many due orders that no live lease holds, leased to
+    `owner`. Lease ends are on the database's clock, so replicas' clocks need not agree. A
+    materialized CTE keeps the limit (monitor/daemon/poller.py `_claim` says why)."""
+    claimed: dict[str, list[int]] = {}
+    with engine.begin() as conn:
+        for table in (SHIPMENTS, ORDERS):
+            lease_free = or_(
+                table.c.detect_lease_until.is_(None),
+                table.c.detect_lease_until < func.clock_timestamp(),
+            )
+            due = (
+                select(table.c.id)
+                .where(due_condition(table, now), lease_free)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .cte(f"due_{table.name}")
+                .prefix_with("MATERIALIZED", dialect="postgresql")
+            )
+            claim = (
+                update(table)
+                .where(table.c.id.in_(select(due.c.id)), lease_free)
+                .values(
+                    detect_owner=owner,
+                    detect_lease_until=func.clock_timestamp() + timedelta(seconds=lease_seconds),
+                )
+                .returning(table.c.id)
+            )
+            claimed[table.name] = sorted(int(i) for (i,) in conn.execute(claim))
+    return Claim(owner, claimed[SHIPMENTS.name], claimed[ORDERS.name])
+
+
+def release_claim(conn: Connection, claim: Claim) -> None:
+    """Clear the claim in the transaction that applies the batch; LeaseLost (which rolls that
+    transaction back) if any row is no longer this claim's: its new holder judges it."""
+    for table, ids in ((SHIPMENTS, claim.shipments), (ORDERS, claim.orders)):
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            done = conn.execute(
+                update(table)
+                .where(table.c.id.in_(chunk), table.c.detect_owner == claim.owner)
+                .values(detect_owner=None, detect_lease_until=None)
+            ).rowcount
+            if done != len(chunk):
+                raise LeaseLost(
+                    f"{len(chunk) - done} of {len(chunk)} {table.name} rows of claim "
+                    f"{claim.owner} were taken over"
+                )
+
+
+def unclaim(engine: Engine, claim: Claim) -> None:
+    """Give back a batch that was not applied (an error, or shutdown): the rows stay due, and
+    the next tick (of any replica) claims them at once instead of after the lease."""
+    with engine.begin() as conn:
+        for table, ids in ((SHIPMENTS, claim.shipments), (ORDERS, claim.orders)):
+            for start in range(0, len(ids), CHUNK):
+                conn.execute(
+                    update(table)
+                    .where(
+                        table.c.id.in_(ids[start : start + CHUNK]),
+                        table.c.detect_owner == claim.owner,
+                    )
+                    .values(detect_owner=None, detect_lease_until=None)
+                )
+
+
+def still_pending(engine: Engine, now: datetime) -> Marks:
+    """The rows still due at `now` or marked: their tick has not come (or another replica's
+    claim on them has not been applied yet)."""
+    with engine.connect() as conn:
+        shipments = {int(i) for (i,) in conn.execute(
+            select(SHIPMENTS.c.id).where(due_condition(SHIPMENTS, now)))}  # fmt: skip
+        orders = {int(i) for (i,) in conn.execute(
+            select(ORDERS.c.id).where(due_condition(ORDERS, now)))}  # fmt: skip
+    return Marks(ids=[], shipments=shipments, orders=orders)
 
 
 def clear_marks(conn: Connection, ids: Sequence[int]) -> None:
