@@ -46,21 +46,19 @@ def replicas(_postgres_engine: Engine, postgres_url: str) -> Iterator[tuple[Engi
 
 def book(engine: Engine, parcels: int) -> None:
     """Parcels in transit whose last scan was long ago or recent: about half are stalled."""
-    rows = [
-        RawRow(
-            i + 1,
-            {
-                "order_id": f"TB{i}", "platform": "taobao", "warehouse": "hz1",
-                "province": "江苏", "paid_at": "2026-11-16 09:00", "carrier": "zto",
-                "tracking_number": f"73{i:05d}", "shipped_at": "2026-11-16 12:00",
-                "picked_up_at": "2026-11-16 15:00", "status": "in_transit",
-                "last_event_at": "2026-11-17 06:00" if i % 2 else "2026-11-19 11:00",
-            },
-        )  # fmt: skip
-        for i in range(parcels)
-    ]
+    rows = [RawRow(i + 1, parcel_row(i)) for i in range(parcels)]
     report = ingest_rows(engine, CONFIG, rows, NOW)
     assert not report.rejected, report.rejected[:3]
+
+
+def parcel_row(i: int) -> dict[str, str]:
+    return {
+        "order_id": f"TB{i}", "platform": "taobao", "warehouse": "hz1", "province": "江苏",
+        "paid_at": "2026-11-16 09:00", "carrier": "zto", "tracking_number": f"73{i:05d}",
+        "shipped_at": "2026-11-16 12:00", "picked_up_at": "2026-11-16 15:00",
+        "status": "in_transit",
+        "last_event_at": "2026-11-17 06:00" if i % 2 else "2026-11-19 11:00",
+    }  # fmt: skip
 
 
 def opened_per_fingerprint(engine: Engine) -> dict[str, int]:
@@ -77,7 +75,7 @@ def opened_per_fingerprint(engine: Engine) -> dict[str, int]:
 def test_concurrent_ticks_split_the_due_rows_and_judge_each_once(
     replicas: tuple[Engine, Engine],
 ) -> None:
-    first, second = replicas
+    first = replicas[0]
     book(first, 120)
     results: list[object] = []
     barrier = threading.Barrier(2)

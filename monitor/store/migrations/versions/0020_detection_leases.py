@@ -8,7 +8,7 @@ to lapse; once the lease has run out another replica claims the rows again. Both
 nullable without a default, so adding them is O(1) on both backends; SQLite (one process)
 never writes them.
 
-Revision ID: 0023
+Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-02 08:10:00
 """
@@ -20,7 +20,7 @@ from alembic import op
 
 from monitor.store.types import UTCDateTime
 
-revision = "0023"
+revision = "0020"
 down_revision = "0019"
 branch_labels = None
 depends_on = None
