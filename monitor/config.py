@@ -277,6 +277,12 @@ class DaemonConfig(Strict):
     detect_batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
     detect_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 120
     deliver_interval_seconds: Annotated[float, Field(gt=0)] = 15
+    # How long a claim on parcels to poll, and on notifications to deliver, holds: a replica
+    # that dies holding some leaves them to the others once its lease has run out. Longer
+    # than the slowest carrier call or sink send (with its retries), or a live replica's
+    # work is taken over and done twice.
+    poll_lease_seconds: Annotated[float, Field(ge=10, le=3600)] = 300
+    deliver_lease_seconds: Annotated[float, Field(ge=10, le=3600)] = 300
     # On SIGTERM: how long the jobs in hand may take to finish before they are cancelled (a
     # cancelled poll or delivery releases what it claimed).
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 30

@@ -43,7 +43,6 @@ from monitor.store.tables import SHIPMENTS
 log = logging.getLogger(__name__)
 S = SHIPMENTS.c
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
-LEASE = timedelta(minutes=5)
 RETRY_ATTEMPTS = 3
 CALLS_IN_FLIGHT = 8  # concurrent calls per account, still under its rate limiter
 RESUBSCRIBE_AFTER = timedelta(minutes=30)
@@ -132,6 +131,9 @@ class Poller:
         self.clock = clock
         self.callback_base = callback_base.rstrip("/") if callback_base else None
         self.batch_limit = batch_limit
+        # A claimed parcel is this replica's until the lease ends; if the replica dies, its
+        # parcels are polled by another once it has (docs/architecture.md "Scale").
+        self.lease = timedelta(seconds=config.daemon.poll_lease_seconds)
         self.plan = PlanInput(config)
         self.retry_wait_scale = retry_wait_scale
         self.should_stop = should_stop  # the daemon is shutting down: claim no more
@@ -164,7 +166,7 @@ class Poller:
         claim = (
             update(SHIPMENTS)
             .where(S.id.in_(select(due_cte.c.id)), lease_free)
-            .values(poll_lease_until=now + LEASE)
+            .values(poll_lease_until=now + self.lease)
             .returning(*SHIPMENTS.c)
         )
         with self.engine.begin() as conn:
@@ -296,7 +298,7 @@ class Poller:
         except BaseException:
             # Cancelled at shutdown (or a store error): hand back what this round still
             # holds now rather than after the lease; answered parcels already let go.
-            self._unclaim(rows, now + LEASE)
+            self._unclaim(rows, now + self.lease)
             raise
 
     async def _poll_claimed(
@@ -374,7 +376,7 @@ class Poller:
                 try:
                     accepted_total += await self._subscribe_claimed(client, carrier, rows, callback)
                 except BaseException:
-                    self._unclaim(rows, now + LEASE)
+                    self._unclaim(rows, now + self.lease)
                     raise
         return accepted_total
 

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -27,7 +28,7 @@ from fastapi import FastAPI
 from prometheus_client import Counter
 from sqlalchemy import Engine, func, select
 
-from alerts.outbox import deliver_due, resend_active
+from alerts.outbox import DeliveryPolicy, deliver_due, resend_active
 from alerts.sinks import build_routes
 from carriers.status import ParcelStatus
 from monitor.clock import Clock
@@ -159,6 +160,8 @@ class Daemon:
             if http is not None and config.sinks
             else []
         )
+        # docs/architecture.md "Scale": a dead replica's claimed notifications come back then.
+        self.delivery = DeliveryPolicy(lease=timedelta(seconds=config.daemon.deliver_lease_seconds))
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -263,6 +266,7 @@ class Daemon:
                 self.engine, self.routes, self.clock.now(),
                 outbox=OUTBOX,
                 deliveries=OUTBOX_DELIVERIES,
+                policy=self.delivery,
                 on_outcome=lambda sink, outcome, n: NOTIFICATIONS.labels(
                     sink=sink, outcome=outcome
                 ).inc(n),

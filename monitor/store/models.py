@@ -66,7 +66,7 @@ class SalesOrder(SQLModel, table=True):
     # When a rule's outcome for it can next change without new data; NULL: due now
     # (docs/architecture.md "Incremental detection"; migration 0019).
     due_at: datetime | None = _utc(index=True)
-    # On PostgreSQL, which replica's detection has claimed it, until when (migration 0023;
+    # On PostgreSQL, which replica's detection has claimed it, until when (migration 0020;
     # docs/architecture.md "Detection across replicas").
     detect_owner: str | None = None
     detect_lease_until: datetime | None = _utc()
@@ -141,7 +141,7 @@ class Shipment(SQLModel, table=True):
     # When a rule's outcome for it can next change without new data; NULL: due now
     # (docs/architecture.md "Incremental detection"; migration 0019).
     due_at: datetime | None = _utc(index=True)
-    # On PostgreSQL, which replica's detection has claimed it, until when (migration 0023;
+    # On PostgreSQL, which replica's detection has claimed it, until when (migration 0020;
     # docs/architecture.md "Detection across replicas").
     detect_owner: str | None = None
     detect_lease_until: datetime | None = _utc()
