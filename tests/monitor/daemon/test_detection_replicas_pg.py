@@ -7,7 +7,6 @@ lead's manual resolution sticks whoever judges the parcel next."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -22,7 +21,7 @@ from monitor.ingest.files import RawRow
 from monitor.store.db import make_engine
 from monitor.store.due import LeaseLost, claim_due, release_claim
 from monitor.store.locks import shared_turn, sole_turn
-from monitor.store.tables import ALERT_HISTORY, ALERTS, SHIPMENTS
+from monitor.store.tables import ALERT_HISTORY, ALERTS, ORDERS, SHIPMENTS
 from tests.conftest import TABLES
 from tests.support.config import make_config
 from tests.support.lifecycle import at
@@ -104,11 +103,17 @@ def test_a_dead_replicas_claim_is_taken_over_after_its_lease(
 ) -> None:
     first, second = replicas
     book(first, 10)
-    dead = claim_due(first, NOW, "dead:1:x", lease_seconds=1, limit=4)
+    dead = claim_due(first, NOW, "dead:1:x", lease_seconds=600, limit=4)
     assert len(dead.shipments) == 4
     early = run_incremental_tick(second, CONFIG, NOW)
     assert early is not None and early.parcels == 6  # the other four are leased
-    time.sleep(1.2)  # the lease runs out (on the database's clock)
+    with first.begin() as conn:  # its lease runs out (on the database's clock)
+        for table in (SHIPMENTS, ORDERS):
+            conn.execute(
+                update(table)
+                .where(table.c.detect_owner == dead.owner)
+                .values(detect_lease_until=func.clock_timestamp() - timedelta(seconds=1))
+            )
     late = run_incremental_tick(second, CONFIG, NOW)
     assert late is not None and late.parcels == 4
     with first.connect() as conn:
