@@ -39,7 +39,7 @@ from monitor.rules import (
 )
 from monitor.rules.base import RuleContext
 from monitor.rules.incidents import TROUBLE_KINDS
-from monitor.store.due import due_condition
+from monitor.store.due import among, due_condition
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
 from monitor.store.lanes import load_lane_expectations
@@ -91,7 +91,7 @@ def active_parcels_query(now: datetime) -> Any:
 def due_rows(table: Any, now: datetime, ids: Sequence[int] | None = None) -> Any:
     """Rows due by `now` or marked changed since the last tick (docs/architecture.md
     "Incremental detection"), or, on PostgreSQL, the due rows one batch has claimed."""
-    return due_condition(table, now) if ids is None else table.c.id.in_(list(ids))
+    return due_condition(table, now) if ids is None else among(table.c.id, ids)
 
 
 def due_parcels_query(now: datetime, ids: Sequence[int] | None = None) -> Any:

@@ -54,6 +54,7 @@ from monitor.store.due import (
     Claim,
     LeaseLost,
     Marks,
+    among,
     claim_due,
     clear_marks,
     due_condition,
@@ -62,7 +63,7 @@ from monitor.store.due import (
     mark_lanes_due,
     read_marks,
     read_state,
-    release_claim,
+    settle_claim,
     still_pending,
     unclaim,
     write_due,
@@ -166,7 +167,7 @@ def _subject_alerts(
     same due/changed terms and then kept only for the rows actually read, so that a row
     marked meanwhile is left alone."""
     if claim is not None:
-        subjects = or_(A.shipment_id.in_(claim.shipments), A.sales_order_id.in_(claim.orders))
+        subjects = or_(among(A.shipment_id, claim.shipments), among(A.sales_order_id, claim.orders))
     else:
         subjects = or_(
             A.shipment_id.in_(select(SHIPMENTS.c.id).where(due_condition(SHIPMENTS, now))),
@@ -249,8 +250,11 @@ def batches(
         return
     owner = f"{REPLICA}:{uuid.uuid4().hex[:8]}"
     every = config.daemon
+    with engine.connect() as conn:
+        started_at = conn.execute(select(func.clock_timestamp())).scalar_one()
     while not should_stop():
-        claim = claim_due(engine, now, owner, every.detect_lease_seconds, every.detect_batch_size)
+        claim = claim_due(engine, now, owner, every.detect_lease_seconds,
+                          every.detect_batch_size, started_at)  # fmt: skip
         if not len(claim):
             return
         started = time.perf_counter()
@@ -304,12 +308,13 @@ def judge_batch(
     mark = time.perf_counter()
 
     def finish(conn: Connection) -> None:
-        if batch.claim is not None:
-            release_claim(conn, batch.claim)
         for table, rows, key, due in (
             (SHIPMENTS, parcels, "shipment_id", judged.parcel_due),
             (ORDERS, orders, "sales_order_id", judged.order_due),
         ):
+            if batch.claim is not None:  # every claimed row is rewritten anyway: once
+                settle_claim(conn, batch.claim, table, due.set_axis(rows[key].astype(int)))
+                continue
             moved = (rows["stored_due"].isna() | (rows["stored_due"] != due)).to_numpy(bool)
             write_due(conn, table, rows.loc[moved, key], due[moved])
         clear_marks(conn, batch.marks.ids)

@@ -66,8 +66,9 @@ class SalesOrder(SQLModel, table=True):
     # When a rule's outcome for it can next change without new data; NULL: due now
     # (docs/architecture.md "Incremental detection"; migration 0019).
     due_at: datetime | None = _utc(index=True)
-    # On PostgreSQL, which replica's detection has claimed it, until when (migration 0020;
-    # docs/architecture.md "Detection across replicas").
+    # On PostgreSQL, which replica's detection has claimed it, until when; once settled,
+    # no owner and when it was settled (migration 0020; docs/architecture.md "Detection
+    # across replicas").
     detect_owner: str | None = None
     detect_lease_until: datetime | None = _utc()
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
@@ -141,8 +142,9 @@ class Shipment(SQLModel, table=True):
     # When a rule's outcome for it can next change without new data; NULL: due now
     # (docs/architecture.md "Incremental detection"; migration 0019).
     due_at: datetime | None = _utc(index=True)
-    # On PostgreSQL, which replica's detection has claimed it, until when (migration 0020;
-    # docs/architecture.md "Detection across replicas").
+    # On PostgreSQL, which replica's detection has claimed it, until when; once settled,
+    # no owner and when it was settled (migration 0020; docs/architecture.md "Detection
+    # across replicas").
     detect_owner: str | None = None
     detect_lease_until: datetime | None = _utc()
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -2,9 +2,11 @@
 replicas")
 
 `detect_owner` and `detect_lease_until` on `shipment` and `sales_order`: a replica claims a
-batch of due rows by writing its name and a lease end, judges them, and clears both in the
-transaction that applies its alert changes. A replica that dies mid-batch leaves the claim
-to lapse; once the lease has run out another replica claims the rows again. Both columns are
+batch of due rows by writing its name and a lease end, judges them, and in the transaction
+that applies its alert changes clears the name and writes the moment it settled them in
+place of the lease end (so that the same tick does not claim them again). A replica that
+dies mid-batch leaves the claim to lapse; once the lease has run out another replica claims
+the rows again. Both columns are
 nullable without a default, so adding them is O(1) on both backends; SQLite (one process)
 never writes them.
 
