@@ -5,14 +5,17 @@ by triggers in the transactions that change them
 the number of series, however many parcels there are
 (docs/observability.md "Store collectors").
 
-The triggers only append rows of +1 and -1, so writers never wait on a shared counter row;
-`compact_counts` folds them into one row per label set, atomically, so a concurrent writer's
-row is either folded or left for the next run, never lost or counted twice.
+On PostgreSQL the triggers only append rows of +1 and -1, so concurrent writers never wait on
+a shared counter row; `compact_counts` folds them into one row per label set, atomically, so a
+concurrent writer's row is either folded or left for the next run, never lost or counted twice.
+Until then a scrape also sums the rows appended since the last fold. On SQLite, which admits
+one writer at a time, the triggers add to the label set's one row in place (migration 0022),
+so a scrape always reads one row per series and the fold only drops label sets back at zero.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy import Connection, Engine, Table, delete
 
 from monitor.store.tables import (
     ALERT_COUNTS,
@@ -41,19 +44,8 @@ def _compact(conn: Connection, table: Table, labels: tuple[str, ...]) -> int:
             "RETURNING 1) SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM folded)"
         ).one()
         return int(result[0]) - int(result[1])
-    # SQLite has one writer at a time: the transaction is the atomicity.
-    last = conn.execute(select(func.max(table.c.id))).scalar()
-    if last is None:
-        return 0
-    before = conn.execute(select(func.count()).select_from(table)).scalar_one()
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({columns}, n) SELECT {columns}, sum(n) FROM {table.name} "
-        f"WHERE id <= ? GROUP BY {columns} HAVING sum(n) != 0",
-        (last,),
-    )
-    conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE id <= ?", (last,))
-    after = conn.execute(select(func.count()).select_from(table)).scalar_one()
-    return int(before) - int(after)
+    # SQLite keeps one row per label set (migration 0022): only the zeros are left to drop.
+    return int(conn.execute(delete(table).where(table.c.n == 0)).rowcount)
 
 
 def compact_counts(engine: Engine) -> int:
