@@ -77,6 +77,7 @@ class RenderedGauge(Metric):
     ) -> None:
         super().__init__(name, documentation, "gauge")
         self.labels = tuple(labels)
+        self._labelnames = self.labels  # where prometheus-client's own families keep them
         self.rows = tuple(rows)
         self._samples: list[Sample] | None = None
         self.text = self._render().encode()

@@ -15,7 +15,10 @@ so a scrape always reads one row per series and the fold only drops label sets b
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, Table, delete
+import logging
+import threading
+
+from sqlalchemy import Connection, Engine, Table, delete, func, select
 
 from monitor.store.tables import (
     ALERT_COUNTS,
@@ -23,6 +26,8 @@ from monitor.store.tables import (
     PARCEL_COUNTS,
     STALLED_COUNTS,
 )
+
+log = logging.getLogger(__name__)
 
 # Each count table and its labels (one table per /metrics family: migration 0016).
 COUNTS: tuple[tuple[Table, tuple[str, ...]], ...] = (
@@ -48,7 +53,63 @@ def _compact(conn: Connection, table: Table, labels: tuple[str, ...]) -> int:
     return int(conn.execute(delete(table).where(table.c.n == 0)).rowcount)
 
 
+# Past this many rows folded away, PostgreSQL's count tables are vacuumed at once.
+VACUUM_AFTER_ROWS = 10_000
+
+
 def compact_counts(engine: Engine) -> int:
     """Fold the appended +1/-1 rows; returns how many rows went away."""
     with engine.begin() as conn:
-        return sum(_compact(conn, table, labels) for table, labels in COUNTS)
+        gone = sum(_compact(conn, table, labels) for table, labels in COUNTS)
+    if gone > VACUUM_AFTER_ROWS and engine.dialect.name == "postgresql":
+        _vacuum(engine)
+    return gone
+
+
+def _vacuum(engine: Engine) -> None:
+    """A scrape reads a count table whole, the rows a fold deleted too until they are
+    vacuumed (autovacuum may take minutes): after a large fold, vacuum the tables now.
+    SKIP_LOCKED: a vacuum already running elsewhere (another replica's) is enough."""
+    tables = ", ".join(table.name for table, _ in COUNTS)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {tables}")
+
+
+def rows_bound(conn: Connection) -> int:
+    """At least as many rows as the count tables hold, from the span of their ids (two index
+    look-ups per table, whatever their size): how far PostgreSQL's appended rows are behind
+    the fold, without counting them. Gaps in the ids only make it larger."""
+    total = 0
+    for table, _ in COUNTS:
+        span = conn.execute(select(func.max(table.c.id) - func.min(table.c.id) + 1)).scalar()
+        total += int(span or 0)
+    return total
+
+
+_folding: set[int] = set()
+_folding_lock = threading.Lock()
+
+
+def fold_in_background(engine: Engine) -> threading.Thread | None:
+    """Fold now, in a thread of its own, unless a fold of this engine started here still
+    runs; returns the thread it started. For a reader that found too many appended rows:
+    it does not wait, and a fold running at the same time elsewhere is harmless (each
+    appended row is folded by exactly one of them)."""
+    key = id(engine)
+    with _folding_lock:
+        if key in _folding:
+            return None
+        _folding.add(key)
+
+    def fold() -> None:
+        try:
+            compact_counts(engine)
+        except Exception as exc:  # the daemon's fold job runs anyway; say why this one failed
+            log.warning("folding the /metrics counts failed: %s", getattr(exc, "orig", exc))
+        finally:
+            with _folding_lock:
+                _folding.discard(key)
+
+    thread = threading.Thread(target=fold, name="parcelwatch-count-fold", daemon=True)
+    thread.start()
+    return thread

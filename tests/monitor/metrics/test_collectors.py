@@ -9,12 +9,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import IntegrityError
 
 from carriers.status import TERMINAL_STATUSES
 from monitor.metrics import collectors
 from monitor.metrics.collectors import StoreCollector, register_store_collector
+from monitor.store import counts
 from monitor.store.counts import COUNTS, compact_counts
 from monitor.store.db import make_engine, upgrade
 from monitor.store.models import ACTIVE_PARCEL
@@ -284,3 +287,48 @@ def test_register_is_idempotent(sqlite_engine: Engine, default_registry_collecto
     assert register_store_collector(other, ["sf"]) is one
     assert REGISTRY.get_sample_value("parcelwatch_carrier_up", {"carrier": "sf"}) == 1
     assert REGISTRY.get_sample_value("parcelwatch_carrier_up", {"carrier": "zto"}) is None
+
+
+def test_a_write_that_fails_moves_no_count(engine: Engine) -> None:
+    """A writer's transaction that breaks off half way leaves the kept counts (in place on
+    SQLite, appended on PostgreSQL) as they were: nothing lost or counted twice."""
+    populate(engine)
+    registry = scrape(StoreCollector(engine, ["zto"]))
+    _agree(engine, registry)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE shipment SET status = 'delivered' WHERE carrier = 'zto'"))
+        conn.execute(text("UPDATE alert SET state = 'resolved'"))
+        conn.execute(text("INSERT INTO shipment (id) VALUES (1)"))  # breaks: no such parcel
+    _agree(engine, registry)
+    value = registry.get_sample_value
+    assert value("parcelwatch_parcels_active", {"carrier": "zto", "status": "in_transit"}) == 2
+
+
+def test_a_scrape_far_behind_the_fold_starts_one(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL appends count rows; a scrape that finds more than FOLD_BACKLOG_ROWS of them
+    starts a fold in the background (and the fold a vacuum), and its counts stay right.
+    SQLite keeps its counts in place and never needs one."""
+    monkeypatch.setattr(collectors, "FOLD_BACKLOG_ROWS", 30)
+    monkeypatch.setattr(counts, "VACUUM_AFTER_ROWS", 0)
+    populate(engine)
+    with engine.begin() as conn:
+        for _ in range(20):  # +1/-1 pairs, as status changes there and back append them
+            conn.execute(text("UPDATE shipment SET status = 'exception' WHERE id = 1"))
+            conn.execute(text("UPDATE shipment SET status = 'in_transit' WHERE id = 1"))
+    collector = StoreCollector(engine, ["zto"])
+    registry = scrape(collector)
+    _agree(engine, registry)
+    if engine.dialect.name == "sqlite":
+        assert collector.fold is None
+        return
+    assert collector.fold is not None
+    collector.fold.join(timeout=30)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM parcel_count")).scalar_one()
+        sets = conn.execute(text("SELECT count(*) FROM (SELECT DISTINCT carrier, status "
+                                 "FROM parcel_count) d")).scalar_one()  # fmt: skip
+    assert rows == sets  # folded
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]  # vacuumed too
+    _agree(engine, registry)
