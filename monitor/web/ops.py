@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from monitor import __version__
+from monitor.metrics.exposition import generate
 from monitor.web.context import AppContext
 from monitor.web.errors import BAD_REQUEST, UNAVAILABLE
 
@@ -54,7 +55,9 @@ def build_ops_router(ctx: AppContext) -> APIRouter:
 
     @router.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # What generate_latest gives, the store's unchanged families copied as rendered
+        # (docs/observability.md "Store collectors").
+        return Response(generate(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
