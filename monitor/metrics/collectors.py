@@ -93,7 +93,7 @@ CARRIER_HELD_STATUSES = tuple(s for s in ACTIVE_STATUSES if s != ParcelStatus.AW
 def _count_sql(table: str, labels: Sequence[str]) -> TextClause:
     """The sum per label set of a count table, its labels as /metrics writes them: NULL and
     "" are one label value, "" (the same key as the table's unique index on SQLite,
-    migration 0022), and label sets at zero are left out."""
+    migration 0021), and label sets at zero are left out."""
     keys = ", ".join(f"coalesce({label}, '')" for label in labels)
     return text(
         f"SELECT {keys}, CAST(sum(n) AS BIGINT) FROM {table} GROUP BY {keys} HAVING sum(n) != 0"

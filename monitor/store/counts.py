@@ -9,7 +9,7 @@ On PostgreSQL the triggers only append rows of +1 and -1, so concurrent writers 
 a shared counter row; `compact_counts` folds them into one row per label set, atomically, so a
 concurrent writer's row is either folded or left for the next run, never lost or counted twice.
 Until then a scrape also sums the rows appended since the last fold. On SQLite, which admits
-one writer at a time, the triggers add to the label set's one row in place (migration 0022),
+one writer at a time, the triggers add to the label set's one row in place (migration 0021),
 so a scrape always reads one row per series and the fold only drops label sets back at zero.
 """
 
@@ -49,7 +49,7 @@ def _compact(conn: Connection, table: Table, labels: tuple[str, ...]) -> int:
             "RETURNING 1) SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM folded)"
         ).one()
         return int(result[0]) - int(result[1])
-    # SQLite keeps one row per label set (migration 0022): only the zeros are left to drop.
+    # SQLite keeps one row per label set (migration 0021): only the zeros are left to drop.
     return int(conn.execute(delete(table).where(table.c.n == 0)).rowcount)
 
 

@@ -1,4 +1,4 @@
-"""Migration 0022 (the /metrics counts kept in place on SQLite) on a store written by the
+"""Migration 0021 (the /metrics counts kept in place on SQLite) on a store written by the
 previous schema, with appended count rows not yet folded, on SQLite and PostgreSQL: the counts
 are the same afterwards, SQLite holds one row per label set and adds to it in place from then
 on, PostgreSQL keeps appending (monitor/store/counts.py)."""
@@ -16,7 +16,7 @@ from monitor.store.counts import COUNTS, compact_counts
 from monitor.store.db import MIGRATIONS, upgrade
 from tests.support.migrations import store_fixture
 
-old_store = store_fixture("0019")  # the counts appended by triggers, folded by a job
+old_store = store_fixture("0020")  # the counts appended by triggers, folded by a job
 
 BOOK = {
     collectors.PARCELS_ACTIVE_SQL: (
@@ -39,7 +39,7 @@ BOOK = {
 def _fill(engine: Engine, cancelling: bool = True) -> None:
     """Orders, parcels and alerts written through the count triggers (on an old store one
     appended row each), and with `cancelling` two appended rows that cancel out, one with
-    NULL and one with '' as its carrier (a unique key on a store at 0022)."""
+    NULL and one with '' as its carrier (a unique key on a store at 0021)."""
     now = 1_795_000_000_000_000 if engine.dialect.name == "sqlite" else "2026-11-24T02:00:00Z"
     with engine.begin() as conn:
         for i in range(1, 7):
@@ -156,7 +156,7 @@ def test_the_migration_can_be_undone_and_redone(old_store: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with old_store.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0019")
+        command.downgrade(cfg, "0020")
     rows = _rows(old_store)
     with old_store.begin() as conn:
         conn.execute(text("UPDATE shipment SET status = 'in_transit' WHERE id = 2"))

@@ -10,8 +10,8 @@ set's row (an upsert on a unique index of the label values, NULL and '' as one, 
 shows them) instead of appending. PostgreSQL keeps appending, because its writers do run
 concurrently. The rows already appended are folded here, once.
 
-Revision ID: 0022
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-02 13:10:00
 """
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0022"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
