@@ -3,7 +3,10 @@
     python bench/ingest.py [--parcels 2000] [--concurrency 16]
 
 1. Push: signed Kuaidi100 push callbacks (each a parcel's full history so far) sent over
-   loopback HTTP to the daemon's /webhooks/kuaidi100 on SQLite; events stored per second.
+   loopback HTTP to the daemon's /webhooks/kuaidi100 on SQLite (one uvicorn worker in its
+   own process); events stored per second, and the receiver's CPU time per push. Against a
+   naive receiver measured in the same run on the same pushes: the same app whose route
+   parses on the event loop and commits each push in its own transaction from a thread.
    The same updates applied straight to the store (no HTTP) show what HTTP costs.
 2. Poll: the poller asking the carrier simulator (real HTTP, real Kuaidi100 adapter) about
    every parcel; events stored per second.
@@ -19,11 +22,13 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,7 @@ from monitor.daemon.carrier_clients import build_clients
 from monitor.daemon.poller import Poller
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
+from monitor.ingest.push_writer import Accepted
 from monitor.ingest.tracking import apply_updates
 from monitor.store.db import make_engine, upgrade
 from monitor.web.app import create_app
@@ -111,7 +117,23 @@ async def send_all(
         return time.perf_counter() - started
 
 
-def serve_receiver(db: Path, port: int) -> None:
+class NaiveWriter:
+    """The baseline: parse on the event loop, then one transaction per push, each from a
+    thread of its own, as a push route without group commit would."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    async def submit(self, prepare: Callable[[], Accepted]) -> Accepted:
+        accepted = prepare()
+        await asyncio.to_thread(self.ctx._store_pushes, [accepted])
+        return accepted
+
+    async def close(self) -> None:
+        return None
+
+
+def serve_receiver(db: Path, port: int, naive: bool) -> None:
     """The daemon's web app alone, in its own process (so that the load generator does not
     share a GIL with it), as `parcelwatch run` serves it."""
     import uvicorn
@@ -120,15 +142,24 @@ def serve_receiver(db: Path, port: int) -> None:
     engine = make_engine(cfg.database.url)
     adapter = Kuaidi100Adapter(httpx.AsyncClient(), customer=SIM_CUSTOMER, key=SIM_KEY,
                                salt=SIM_SALT)  # fmt: skip
-    app = create_app(AppContext(engine, cfg, ManualClock(NOW), {"kuaidi100": adapter}))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    ctx = AppContext(engine, cfg, ManualClock(NOW), {"kuaidi100": adapter})
+    if naive:
+        ctx.push_writer = NaiveWriter(ctx)  # type: ignore[assignment]
+    uvicorn.run(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
 
 
-def start_receiver(db: Path) -> tuple[subprocess.Popen[bytes], str]:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_receiver(db: Path, naive: bool = False) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, __file__, "--serve-push", str(db), str(port)])
+    mode = "naive" if naive else "batched"
+    process = subprocess.Popen([sys.executable, __file__, "--serve-push", str(db), str(port), mode])
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -146,19 +177,31 @@ def bench_push(tmp: Path, parcels: int, concurrency: int) -> None:
     forms, events = push_forms(plans, NOW)
 
     for label, transport_factory in transports():
-        cfg = config(tmp / f"push-{label}.db", "http://127.0.0.1:9")
-        store_with_orders(cfg, plans, NOW).dispose()
-        process, url = start_receiver(tmp / f"push-{label}.db")
-        try:
-            elapsed = asyncio.run(
-                send_all(f"{url}/webhooks/kuaidi100", forms, concurrency, transport_factory())
-            )
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-        print(f"push over HTTP ({label} client, {concurrency} concurrent): {len(forms)} pushes, "
-              f"{events} events in {elapsed:.2f} s = {events / elapsed:,.0f} events/s, "
-              f"{len(forms) / elapsed:,.0f} pushes/s")  # fmt: skip
+        rates = {}
+        for naive in (True, False):
+            name = f"push-{label}-{'naive' if naive else 'batched'}.db"
+            cfg = config(tmp / name, "http://127.0.0.1:9")
+            store_with_orders(cfg, plans, NOW).dispose()
+            process, url = start_receiver(tmp / name, naive)
+            try:
+                cpu = cpu_seconds(process.pid)
+                elapsed = asyncio.run(
+                    send_all(f"{url}/webhooks/kuaidi100", forms, concurrency, transport_factory())
+                )
+                cpu = cpu_seconds(process.pid) - cpu
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+            rates[naive] = events / elapsed
+            what = "naive receiver" if naive else "parcelwatch"
+            print(f"push over HTTP, {what} ({label} client, {concurrency} concurrent): "
+                  f"{len(forms)} pushes, {events} events in {elapsed:.2f} s = "
+                  f"{events / elapsed:,.0f} events/s, {len(forms) / elapsed:,.0f} pushes/s; "
+                  f"receiver CPU {cpu / len(forms) * 1000:.2f} ms per push")  # fmt: skip
+        print(
+            f"  parcelwatch / naive receiver: {rates[False] / rates[True]:.2f}x "
+            "(target >= 5,000 events/s)"
+        )
 
     # The same updates straight into the store: the cost of storing, without HTTP.
     adapter = Kuaidi100Adapter(httpx.AsyncClient(), customer=SIM_CUSTOMER, key=SIM_KEY,
@@ -311,13 +354,18 @@ def main() -> None:
     parser.add_argument("--parcels", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--call-parcels", type=int, default=300)
-    parser.add_argument("--serve-push", nargs=2, metavar=("DB", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-push", nargs=3, metavar=("DB", "PORT", "MODE"),
+                        help=argparse.SUPPRESS)  # fmt: skip
+    parser.add_argument("--push-only", action="store_true", help="only the push benchmark")
     args = parser.parse_args()
     if args.serve_push:
-        serve_receiver(Path(args.serve_push[0]), int(args.serve_push[1]))
+        db, port, mode = args.serve_push
+        serve_receiver(Path(db), int(port), naive=mode == "naive")
         return
     with tempfile.TemporaryDirectory() as tmp:
         bench_push(Path(tmp), args.parcels, args.concurrency)
+        if args.push_only:
+            return
         bench_poll(Path(tmp), args.parcels)
         bench_calls(Path(tmp), args.call_parcels)
 

@@ -93,53 +93,68 @@ def apply_updates(
     subscribed: bool = False,
     plan: PlanInput | None = None,
 ) -> ApplyResult:
-    """Store events and move shipment state forward. `subscribed` marks numbers whose
-    tracking API pushes updates (polled rarely); `plan` carries the thresholds for
-    scheduling the next poll."""
+    """Store events and move shipment state forward, in one transaction of its own.
+    `subscribed` marks numbers whose tracking API pushes updates (polled rarely); `plan`
+    carries the thresholds for scheduling the next poll."""
+    if not updates:
+        return ApplyResult()
+    with engine.begin() as conn:
+        return apply_updates_in(conn, updates, now, subscribed=subscribed, plan=plan)
+
+
+def apply_updates_in(
+    conn: Connection,
+    updates: Sequence[TrackingUpdate],
+    now: datetime,
+    *,
+    subscribed: bool = False,
+    plan: PlanInput | None = None,
+) -> ApplyResult:
+    """`apply_updates` inside the caller's transaction, so that a push's kept body and what
+    it says commit together (monitor/ingest/push_writer.py)."""
     result = ApplyResult()
     updates = [plausible(u, now) for u in updates]
     if not updates:
         return result
-    with engine.begin() as conn:
-        known = _stored(conn, sorted({u.tracking_number for u in updates}))
-        events: list[dict[str, Any]] = []
-        changes: list[dict[str, Any]] = []
-        outbox: list[dict[str, Any]] = []  # parcel shipped / delivered, for customer care
-        for upd in updates:
-            rows = known.get(upd.tracking_number)
-            if not rows:
-                result.unknown.append(upd.tracking_number)
-                continue
-            result.events += len(upd.events)
-            EVENTS_INGESTED.labels(carrier=rows[0].carrier or "", source=upd.source).inc(
-                len(upd.events)
-            )
-            if upd.carriers_allowed is not None:
-                foreign = [r for r in rows if r.carrier not in upd.carriers_allowed]
-                if foreign:
-                    log.warning(
-                        "%s update for %s ignored for %d parcel(s) of carriers tracked by "
-                        "another account", upd.source, upd.tracking_number, len(foreign),
-                    )  # fmt: skip
-                    EVENTS_REJECTED.labels(source=upd.source, reason="foreign_account").inc(
-                        len(upd.events) * len(foreign)
-                    )
-                    rows = [r for r in rows if r.carrier in upd.carriers_allowed]
-            for row in rows:  # one parcel can carry several orders
-                events.extend(_event_rows(row.id, upd, now))
-                carrier = corrected_carrier(row.carrier, upd)
-                if carrier != row.carrier:
-                    events.append(_correction_event(row, upd, carrier, now))
-                same = replace(upd, carrier=carrier or "")
-                change = _state_change(row, same, now, subscribed, plan)
-                if change:
-                    changes.append(change)
-                    outbox.extend(lifecycle_outbox_rows(row._mapping, change, now))
-        insert_ignoring_duplicates(conn, TRACKING_EVENTS, events)
-        insert_ignoring_duplicates(conn, OUTBOX, outbox)  # one per order and event
-        if changes:
-            _write_changes(conn, changes)
-        result.shipments = len(changes)
+    known = _stored(conn, sorted({u.tracking_number for u in updates}))
+    events: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []  # parcel shipped / delivered, for customer care
+    for upd in updates:
+        rows = known.get(upd.tracking_number)
+        if not rows:
+            result.unknown.append(upd.tracking_number)
+            continue
+        result.events += len(upd.events)
+        EVENTS_INGESTED.labels(carrier=rows[0].carrier or "", source=upd.source).inc(
+            len(upd.events)
+        )
+        if upd.carriers_allowed is not None:
+            foreign = [r for r in rows if r.carrier not in upd.carriers_allowed]
+            if foreign:
+                log.warning(
+                    "%s update for %s ignored for %d parcel(s) of carriers tracked by "
+                    "another account", upd.source, upd.tracking_number, len(foreign),
+                )  # fmt: skip
+                EVENTS_REJECTED.labels(source=upd.source, reason="foreign_account").inc(
+                    len(upd.events) * len(foreign)
+                )
+                rows = [r for r in rows if r.carrier in upd.carriers_allowed]
+        for row in rows:  # one parcel can carry several orders
+            events.extend(_event_rows(row.id, upd, now))
+            carrier = corrected_carrier(row.carrier, upd)
+            if carrier != row.carrier:
+                events.append(_correction_event(row, upd, carrier, now))
+            same = replace(upd, carrier=carrier or "")
+            change = _state_change(row, same, now, subscribed, plan)
+            if change:
+                changes.append(change)
+                outbox.extend(lifecycle_outbox_rows(row._mapping, change, now))
+    insert_ignoring_duplicates(conn, TRACKING_EVENTS, events)
+    insert_ignoring_duplicates(conn, OUTBOX, outbox)  # one per order and event
+    if changes:
+        _write_changes(conn, changes)
+    result.shipments = len(changes)
     return result
 
 

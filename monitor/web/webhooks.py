@@ -1,29 +1,58 @@
 """Carrier push callbacks: one route for every tracking API that takes pushes
 (`/webhooks/<api>`, the table in carriers/apis.py).
 
-The adapter verifies the signature before anything is stored (401 otherwise) and parses the
-body (400 if it cannot); the body is kept as received (monitor/store/raw_answers.py), the
-updates are group-committed with concurrent pushes, then acknowledged with the exact reply
-the API expects. A store failure answers 500, so the
-carrier sends the push again. Detection picks the change up on its own tick.
+The route hands the body to the push writer (monitor/ingest/push_writer.py), which verifies
+the signature (401 otherwise) and parses the body (400 if it cannot) in its own thread, off the
+event loop, then stores the body as received (monitor/store/raw_answers.py) and its updates in
+one transaction with the concurrent pushes, and only then is the push acknowledged with the
+exact reply the API expects. When the store cannot take it the answer is 503 with
+Retry-After (500 when this push's own data cannot be stored), so the carrier sends the push
+again; nothing of it was stored. Detection picks the change up on its own tick
+(docs/architecture.md "Push ingest").
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 
 from carriers.apis import PUSH_NAMES
-from carriers.base import SignatureError
+from carriers.base import SignatureError, TrackingAdapter
+from monitor.ingest.push_writer import Accepted, StoreUnavailable
 from monitor.metrics.instruments import PUSHES_REJECTED
 from monitor.store.raw_answers import RawPush
 from monitor.web.context import AppContext
 from monitor.web.errors import BAD_REQUEST, PUSH, TOO_LARGE
 
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 60
+
 ApiName = Annotated[str, Path(description=f"The tracking API: {', '.join(PUSH_NAMES)}")]
+
+
+def accept(
+    adapter: TrackingAdapter,
+    api: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    received_at: datetime,
+    allowed: frozenset[str] | None,
+) -> Accepted:
+    """Verify and parse one push (in the push writer's thread): its updates, limited to the
+    carriers its account may move, and its body to keep. Raises SignatureError or
+    ValueError (nothing is stored)."""
+    parsed = adapter.parse_push(headers, body)
+    updates = [replace(u, carriers_allowed=allowed) for u in parsed.updates]
+    numbers = tuple(sorted({u.tracking_number for u in updates}))
+    raw = RawPush(api, headers, body, received_at, numbers=numbers)
+    return Accepted(updates, raw, parsed)
 
 
 def build_webhook_router(ctx: AppContext) -> APIRouter:
@@ -38,19 +67,24 @@ def build_webhook_router(ctx: AppContext) -> APIRouter:
         if adapter is None:
             raise HTTPException(404, f"no {api} account is configured")
         body = await request.body()
+        prepare = partial(accept, adapter, api, dict(request.headers), body, ctx.clock.now(),
+                          ctx.push_carriers.get(api))  # fmt: skip
         try:
-            parsed = adapter.parse_push(dict(request.headers), body)
+            accepted = await ctx.push_writer.submit(prepare)
         except SignatureError as exc:
             PUSHES_REJECTED.labels(api=api, reason="signature").inc()
             raise HTTPException(401, f"bad signature: {exc}") from exc
         except ValueError as exc:
             PUSHES_REJECTED.labels(api=api, reason="malformed").inc()
             raise HTTPException(400, f"malformed push: {exc}") from exc
-        allowed = ctx.push_carriers.get(api)
-        updates = [replace(u, carriers_allowed=allowed) for u in parsed.updates]
-        numbers = tuple(sorted({u.tracking_number for u in updates}))
-        raw = RawPush(api, dict(request.headers), body, ctx.clock.now(), numbers=numbers)
-        await ctx.push_writer.submit(updates, raw)
-        return Response(parsed.reply_body, media_type=parsed.reply_content_type)
+        except StoreUnavailable as exc:
+            retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            detail = f"the store cannot take pushes now, nothing was kept; send it again: {exc}"
+            raise HTTPException(503, detail, headers=retry) from exc
+        except Exception as exc:  # this push's own data could not be stored (logged)
+            detail = "this push could not be stored; nothing of it was kept"
+            raise HTTPException(500, detail) from exc
+        result = accepted.result
+        return Response(result.reply_body, media_type=result.reply_content_type)
 
     return router
