@@ -19,7 +19,10 @@ Each submitter gets its own truthful answer:
   its push again;
 - any other failure of a batch's transaction is about the data of one of its pushes: the
   batch is split in halves and each half committed on its own, until the push that cannot be
-  stored fails alone and every other one is stored once.
+  stored fails alone (`PushNotStored`) and every other one is stored once;
+- a writer that fails in itself, or is closed, answers every push it holds or has queued with
+  `StoreUnavailable`: no submitter waits forever. A batch already in its transaction when the
+  writer is closed is finished first, so its submitters hear the truth.
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ class StoreUnavailable(Exception):
     was stored, and the push should be sent again later."""
 
 
+class PushNotStored(Exception):
+    """This push's own data could not be stored (its batch's others were): nothing of it
+    was kept. The storing error is its `__cause__`."""
+
+
 # Failures of the store itself rather than of one push's data.
 UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError)
 
@@ -96,6 +104,8 @@ class PushWriter:
         return await item.done
 
     async def close(self) -> None:
+        """Stop the writer: a batch in its transaction is finished and answered, every push
+        still queued is answered with StoreUnavailable."""
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -103,17 +113,32 @@ class PushWriter:
             self.task = None
 
     async def _run(self, queue: asyncio.Queue[_Item]) -> None:
-        while True:
-            batch = [await queue.get()]
-            await _gather(queue, batch)
-            outcomes = await asyncio.to_thread(self._handle, [item.prepare for item in batch])
-            for item, outcome in zip(batch, outcomes, strict=True):
-                if item.done.done():  # its request went away meanwhile
-                    continue
-                if isinstance(outcome, BaseException):
-                    item.done.set_exception(outcome)
-                else:
-                    item.done.set_result(outcome)
+        batch: list[_Item] = []
+        try:
+            while True:
+                batch = [await queue.get()]
+                await _gather(queue, batch)
+                await self._settle(batch)
+                batch = []
+        except asyncio.CancelledError:  # closed
+            _refuse(batch, queue)
+            raise
+        except Exception:  # broken in itself: the next push starts a new writer
+            log.exception("the push writer failed; its pushes are refused, to be sent again")
+            _refuse(batch, queue)
+
+    async def _settle(self, batch: list[_Item]) -> None:
+        """Verify, parse and store one batch in the writer's thread and answer its
+        submitters. Cancelling waits for the batch's transaction to end, so that each
+        submitter is told what really happened to its push."""
+        work = asyncio.ensure_future(asyncio.to_thread(self._handle, [i.prepare for i in batch]))
+        try:
+            outcomes = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            outcomes = await work
+            _answer(batch, outcomes)
+            raise
+        _answer(batch, outcomes)
 
     # -- in the writer's thread ----------------------------------------------------------
 
@@ -147,12 +172,35 @@ class PushWriter:
         except Exception as exc:
             if len(pushes) == 1:
                 log.exception("storing a push failed")
-                return dict.fromkeys(pushes, exc)
+                failure = PushNotStored(f"this push could not be stored: {exc}")
+                failure.__cause__ = exc
+                return dict.fromkeys(pushes, failure)
             positions = list(pushes)
             half = len(positions) // 2
             first = self._commit({i: pushes[i] for i in positions[:half]})
             return first | self._commit({i: pushes[i] for i in positions[half:]})
         return {}
+
+
+def _answer(batch: Sequence[_Item], outcomes: Sequence[Outcome]) -> None:
+    for item, outcome in zip(batch, outcomes, strict=True):
+        if item.done.done():  # its request went away meanwhile
+            continue
+        if isinstance(outcome, BaseException):
+            item.done.set_exception(outcome)
+        else:
+            item.done.set_result(outcome)
+
+
+def _refuse(batch: Sequence[_Item], queue: asyncio.Queue[_Item]) -> None:
+    """Answer every push of `batch` not yet answered, and every queued push, with
+    StoreUnavailable: the carrier sends it again."""
+    waiting = list(batch)
+    while not queue.empty():
+        waiting.append(queue.get_nowait())
+    for item in waiting:
+        if not item.done.done():
+            item.done.set_exception(StoreUnavailable("the push writer stopped"))
 
 
 async def _gather(queue: asyncio.Queue[_Item], batch: list[_Item]) -> None:

@@ -45,4 +45,5 @@ class AppContext:
         updates = [u for p in pushes for u in p.updates]
         with self.engine.begin() as conn:
             keep_raw_in(conn, raws, now, self.config.raw_retention)
-            apply_updates_in(conn, updates, now, subscribed=True, plan=self.plan)
+            result = apply_updates_in(conn, updates, now, subscribed=True, plan=self.plan)
+        result.record_metrics()  # committed: counted once, however often it was tried

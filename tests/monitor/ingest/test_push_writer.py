@@ -2,7 +2,7 @@
 one transaction, at most MAX_BATCH pushes each; a submission returns only once its push is
 stored, and raises what rejecting or storing it raised; a batch whose data fails is split until
 the bad push is alone, so nothing is lost or stored twice; a store that is unavailable fails
-the whole batch at once, retry-able.
+the whole batch at once, retry-able; a writer closed or broken answers every push it holds.
 
 Plain asyncio with a store callback of the test's own (it runs in a thread, as the real one
 does); no sockets, no database."""
@@ -20,7 +20,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from carriers.base import PushResult, SignatureError, TrackingUpdate
 from carriers.status import ParcelStatus
-from monitor.ingest.push_writer import MAX_BATCH, Accepted, PushWriter, StoreUnavailable
+from monitor.ingest.push_writer import (
+    MAX_BATCH,
+    Accepted,
+    PushNotStored,
+    PushWriter,
+    StoreUnavailable,
+)
 
 T = TypeVar("T")
 
@@ -192,7 +198,8 @@ def test_a_failing_batch_is_split_until_every_push_fails_alone(
     pushes = [push(f"p{i}") for i in range(5)]
     with caplog.at_level(logging.ERROR, "monitor.ingest.push_writer"):
         results = run(lambda: submit_while_the_first_commit_is_held(store, pushes))
-    assert all(isinstance(r, IntegrityError) for r in results), results
+    assert all(isinstance(r, PushNotStored) for r in results), results
+    assert all(isinstance(r.__cause__, IntegrityError) for r in results)
     assert [f"p{i}-0" in str(r) for i, r in enumerate(results)] == [True] * 5
     assert store.committed == []
     # The first alone; then the four together, halves of two, then each alone.
@@ -205,7 +212,8 @@ def test_one_bad_push_fails_alone_and_its_neighbours_are_stored_once() -> None:
     pushes = [push(f"p{i}", updates=2) for i in range(9)]
     results = run(lambda: submit_while_the_first_commit_is_held(store, pushes))
     assert [i for i, r in enumerate(results) if not isinstance(r, Accepted)] == [3]
-    assert isinstance(results[3], IntegrityError) and "p3-1" in str(results[3])
+    assert isinstance(results[3], PushNotStored) and "p3-1" in str(results[3])
+    assert isinstance(results[3].__cause__, IntegrityError)
     good = [f"p{i}-{j}" for i in range(9) if i != 3 for j in range(2)]
     assert sorted(store.committed) == sorted(good)  # nothing lost, nothing twice
     assert len(store.committed) == len(set(store.committed))
@@ -272,3 +280,57 @@ def test_the_writer_starts_again_after_close() -> None:
 
     run(scenario)
     assert store.calls == [["a-0"], ["b-0"]]
+
+
+def test_closing_finishes_the_batch_in_its_transaction_and_refuses_the_queued() -> None:
+    """Closing the writer while a batch commits: that batch's submitters get its true
+    outcome (stored), those still queued get StoreUnavailable at once (no one waits forever),
+    and nothing queued is stored."""
+    store = Store(hold_first=True)
+
+    async def scenario() -> list[Any]:
+        writer = PushWriter(store)
+        first = asyncio.create_task(writer.submit(push("p0")))
+        await asyncio.to_thread(store.started.wait, 10)
+        queued_ones = [asyncio.create_task(writer.submit(push(f"p{i}"))) for i in (1, 2)]
+        await queued(writer, 2)
+        closing = asyncio.create_task(writer.close())
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # it waits for the transaction under way
+        store.gate.set()
+        await closing
+        return await asyncio.gather(first, *queued_ones, return_exceptions=True)
+
+    results = run(scenario)
+    assert isinstance(results[0], Accepted)
+    assert all(isinstance(r, StoreUnavailable) for r in results[1:]), results
+    assert store.committed == ["p0-0"]
+
+
+def test_a_writer_broken_in_itself_answers_its_pushes_and_starts_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fault of the writer's own (not of a push, not of the store) must not leave requests
+    waiting: its batch is refused, retry-able, and the next push gets a new writer."""
+    store = Store()
+
+    async def scenario() -> tuple[Any, Accepted]:
+        writer = PushWriter(store)
+        broken = writer._handle
+
+        def fails_once(prepares: Sequence[Callable[[], Accepted]]) -> Any:
+            writer._handle = broken  # type: ignore[method-assign]
+            raise RuntimeError("a fault of the writer's own")
+
+        writer._handle = fails_once  # type: ignore[method-assign]
+        failed = await asyncio.gather(writer.submit(push("a")), return_exceptions=True)
+        stored = await writer.submit(push("b"))
+        await writer.close()
+        return failed[0], stored
+
+    with caplog.at_level(logging.ERROR, "monitor.ingest.push_writer"):
+        failed, stored = run(scenario)
+    assert isinstance(failed, StoreUnavailable)
+    assert stored.result.reply_body == b"b"
+    assert store.committed == ["b-0"]
+    assert "the push writer failed" in caplog.text

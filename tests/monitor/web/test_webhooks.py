@@ -9,14 +9,20 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError
 
 from monitor.clock import FixedClock
 from monitor.daemon.poller import CarrierClient, Poller
 from monitor.store.db import make_engine, upgrade
 from monitor.store.raw_answers import count_raw
+from monitor.web import context, webhooks
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 from tests.support.fake_carrier import FakeAdapter
@@ -60,11 +66,13 @@ def test_subscription_then_push_over_http(engine: Engine) -> None:
 CRASH_BETWEEN_BODY_AND_UPDATES = """
 import os, sys
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from monitor.clock import FixedClock
 from monitor.store.db import make_engine
-from monitor.web import context
+from monitor.web import context, webhooks
 from monitor.store.db import make_engine, upgrade
 from monitor.store.raw_answers import count_raw
+from monitor.web import context, webhooks
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
 from tests.support.fake_carrier import FakeAdapter
@@ -139,3 +147,108 @@ def test_a_locked_store_answers_503_and_keeps_nothing(tmp_path: Path) -> None:
     other.close()
     assert count_raw(engine) == 1 and len(events(engine)) == 3
     engine.dispose()
+
+
+async def push_together(app: Any, fake: FakeAdapter, numbers: list[str]) -> list[httpx.Response]:
+    """Send pushes for `numbers` at once, as a carrier's burst: they reach the writer in the
+    same turns of the event loop and share its transaction."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://daemon") as client:
+        signed = {"x-sign": fake.secret}
+        sent = [client.post("/webhooks/kuaidi100", content=fake.push_body(n), headers=signed)
+                for n in numbers]  # fmt: skip
+        return list(await asyncio.gather(*sent))
+
+
+def ingested_by_push() -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "parcelwatch_tracking_events_ingested_total", {"carrier": "zto", "source": "push"}
+        )
+        or 0.0
+    )
+
+
+def journeys(count: int) -> FakeAdapter:
+    return FakeAdapter(timelines={f"73{i + 1:04d}": JOURNEY for i in range(count)})
+
+
+def test_a_burst_with_repeated_pushes_stores_each_once(engine: Engine) -> None:
+    """A carrier sending the same push again while the first is still being stored: both in
+    one batch, both answered with the success reply, events and bodies stored once."""
+    clock = FixedClock(at("2026-11-21 10:00"))
+    seed(engine, clock.now(), count=3)
+    fake = journeys(3)
+    app = create_app(AppContext(engine, CONFIG, clock, push_adapters={"kuaidi100": fake}))
+    numbers = ["730001", "730002", "730001", "730003", "730002"]
+    answers = asyncio.run(push_together(app, fake, numbers))
+    assert [a.status_code for a in answers] == [200] * 5
+    assert all(a.json()["returnCode"] == "200" for a in answers)
+    assert count_raw(engine) == 3 and len(events(engine)) == 3 * 3
+
+
+def test_a_push_that_cannot_be_stored_fails_alone_in_its_burst(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One push of a burst whose data the store refuses: that carrier alone hears 500 (and
+    sends it again later); the others of its transaction are answered 200 and stored once,
+    and counted once in the metrics although their transaction was tried several times; the
+    push sent again once the store takes it is stored once too."""
+    clock = FixedClock(at("2026-11-21 10:00"))
+    seed(engine, clock.now(), count=4)
+    fake = journeys(4)
+    real = context.apply_updates_in
+    refused = {"730003"}
+
+    def store_refusing(conn: Any, updates: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real(conn, updates, *args, **kwargs)  # written, then the transaction fails
+        if refused & {u.tracking_number for u in updates}:
+            raise IntegrityError("INSERT ...", {}, Exception("a row the store refuses"))
+        return result
+
+    monkeypatch.setattr(context, "apply_updates_in", store_refusing)
+    app = create_app(AppContext(engine, CONFIG, clock, push_adapters={"kuaidi100": fake}))
+    numbers = ["730001", "730002", "730003", "730004"]
+    before = ingested_by_push()
+    answers = asyncio.run(push_together(app, fake, numbers))
+    assert [a.status_code for a in answers] == [200, 200, 500, 200]
+    assert "nothing of it was kept" in answers[2].json()["error"]
+    assert count_raw(engine) == 3 and len(events(engine)) == 3 * 3
+    assert ingested_by_push() - before == 3 * 3
+
+    refused.clear()  # the carrier's retry, once the store takes it
+    again = asyncio.run(push_together(app, fake, ["730003", "730001"]))
+    assert [a.status_code for a in again] == [200, 200]
+    assert count_raw(engine) == 4 and len(events(engine)) == 4 * 3
+
+
+def test_pushes_are_answered_ahead_of_the_routing_with_the_usual_headers(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path answers a configured API's pushes itself, with the security headers every response carries and no session cookie; an
+    API without an account still gets the route's 404, and the route stays documented."""
+    clock = FixedClock(at("2026-11-21 10:00"))
+    seed(sqlite_engine, clock.now())
+    fake = journeys(1)
+    app = create_app(AppContext(sqlite_engine, CONFIG, clock, push_adapters={"kuaidi100": fake}))
+    answered: list[int] = []  # the statuses the fast path sent
+    real = webhooks._send
+
+    async def spy(send: Any, answer: webhooks.PushAnswer) -> None:
+        answered.append(answer.status)
+        await real(send, answer)
+
+    monkeypatch.setattr(webhooks, "_send", spy)
+    with TestClient(app) as client:
+        sent = client.post("/webhooks/kuaidi100", content=fake.push_body("730001"),
+                           headers={"x-sign": fake.secret})  # fmt: skip
+        assert sent.status_code == 200 and sent.json()["returnCode"] == "200"
+        assert sent.headers["x-frame-options"] == "DENY"
+        assert sent.headers["content-type"] == "application/json"
+        assert "set-cookie" not in sent.headers
+        assert answered == [200]
+        missing = client.post("/webhooks/17track", content=b"{}")
+        assert missing.status_code == 404 and "17track" in missing.json()["error"]
+        assert answered == [200]  # the route answered that one
+        assert "/webhooks/{api}" in client.get("/openapi.json").json()["paths"]
+    assert len(events(sqlite_engine)) == 3
