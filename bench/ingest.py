@@ -3,8 +3,15 @@
     python bench/ingest.py [--parcels 2000] [--concurrency 16]
 
 1. Push: signed Kuaidi100 push callbacks (each a parcel's full history so far) sent over
-   loopback HTTP to the daemon's /webhooks/kuaidi100 on SQLite; events stored per second.
-   The same updates applied straight to the store (no HTTP) show what HTTP costs.
+   loopback HTTP to the daemon's /webhooks/kuaidi100 on SQLite (one uvicorn worker in its
+   own process); events stored per second, and the receiver's and the load generator's CPU
+   time per push. Against a naive receiver measured in the same run on the same pushes: the
+   same app answering pushes through the framework's route (no fast path), parsing on the
+   event loop and committing each push in its own transaction from a thread. Three load
+   generators: httpx's default client, httpx over aiohttp, and a lean one (one keep-alive
+   HTTP/1.1 connection per concurrent sender, requests encoded before the clock starts),
+   which leaves the most of the two shared cores to the receiver, as carriers' own machines
+   would. The same updates applied straight to the store (no HTTP) show what HTTP costs.
 2. Poll: the poller asking the carrier simulator (real HTTP, real Kuaidi100 adapter) about
    every parcel; events stored per second.
 3. Calls per delivered parcel over twelve simulated days: parcelwatch's plan (subscribe,
@@ -19,16 +26,19 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,10 +57,13 @@ from monitor.daemon.carrier_clients import build_clients
 from monitor.daemon.poller import Poller
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
+from monitor.ingest.push_writer import Accepted
 from monitor.ingest.tracking import apply_updates
 from monitor.store.db import make_engine, upgrade
+from monitor.store.tables import TRACKING_EVENTS
 from monitor.web.app import create_app
 from monitor.web.context import AppContext
+from monitor.web.webhooks import PushFastPath
 
 NOW = datetime(2026, 9, 10, 2, 0, tzinfo=UTC)
 PHONE = "13800001234"
@@ -111,7 +124,59 @@ async def send_all(
         return time.perf_counter() - started
 
 
-def serve_receiver(db: Path, port: int) -> None:
+async def send_lean(url: str, forms: list[dict[str, str]], concurrency: int) -> float:
+    """The lean load generator: each of `concurrency` senders holds one keep-alive HTTP/1.1
+    connection and sends its next push once the last one was answered 200."""
+    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
+    path = "/" + url.split("//", 1)[1].split("/", 1)[1]
+    queue = [_request_bytes(host, path, _form_bytes(form)) for form in forms]
+
+    async def sender() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while queue:
+                writer.write(queue.pop())
+                status = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                if status.split()[1] != b"200":
+                    raise RuntimeError(f"push refused: {status.decode().strip()}")
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def _request_bytes(host: str, path: str, body: bytes) -> bytes:
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
+    return head.encode() + body
+
+
+class NaiveWriter:
+    """The baseline: parse on the event loop, then one transaction per push, each from a
+    thread of its own, as a push route without group commit would."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    async def submit(self, prepare: Callable[[], Accepted]) -> Accepted:
+        accepted = prepare()
+        await asyncio.to_thread(self.ctx._store_pushes, [accepted])
+        return accepted
+
+    async def close(self) -> None:
+        return None
+
+
+def serve_receiver(db: Path, port: int, naive: bool) -> None:
     """The daemon's web app alone, in its own process (so that the load generator does not
     share a GIL with it), as `parcelwatch run` serves it."""
     import uvicorn
@@ -120,15 +185,27 @@ def serve_receiver(db: Path, port: int) -> None:
     engine = make_engine(cfg.database.url)
     adapter = Kuaidi100Adapter(httpx.AsyncClient(), customer=SIM_CUSTOMER, key=SIM_KEY,
                                salt=SIM_SALT)  # fmt: skip
-    app = create_app(AppContext(engine, cfg, ManualClock(NOW), {"kuaidi100": adapter}))
+    ctx = AppContext(engine, cfg, ManualClock(NOW), {"kuaidi100": adapter})
+    app = create_app(ctx)
+    if naive:
+        ctx.push_writer = NaiveWriter(ctx)  # type: ignore[assignment]
+        # pushes go through the framework's routing, sessions and request objects
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not PushFastPath]
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-def start_receiver(db: Path) -> tuple[subprocess.Popen[bytes], str]:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_receiver(db: Path, naive: bool = False) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, __file__, "--serve-push", str(db), str(port)])
+    mode = "naive" if naive else "batched"
+    process = subprocess.Popen([sys.executable, __file__, "--serve-push", str(db), str(port), mode])
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -145,20 +222,34 @@ def bench_push(tmp: Path, parcels: int, concurrency: int) -> None:
     plans = world.sample(parcels, start=NOW - timedelta(days=6), days=5)
     forms, events = push_forms(plans, NOW)
 
-    for label, transport_factory in transports():
-        cfg = config(tmp / f"push-{label}.db", "http://127.0.0.1:9")
-        store_with_orders(cfg, plans, NOW).dispose()
-        process, url = start_receiver(tmp / f"push-{label}.db")
-        try:
-            elapsed = asyncio.run(
-                send_all(f"{url}/webhooks/kuaidi100", forms, concurrency, transport_factory())
-            )
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-        print(f"push over HTTP ({label} client, {concurrency} concurrent): {len(forms)} pushes, "
-              f"{events} events in {elapsed:.2f} s = {events / elapsed:,.0f} events/s, "
-              f"{len(forms) / elapsed:,.0f} pushes/s")  # fmt: skip
+    for label, send in senders(concurrency):
+        rates = {}
+        for naive in (True, False):
+            name = f"push-{label}-{'naive' if naive else 'batched'}.db"
+            cfg = config(tmp / name, "http://127.0.0.1:9")
+            store_with_orders(cfg, plans, NOW).dispose()
+            process, url = start_receiver(tmp / name, naive)
+            try:
+                cpu, client_cpu = cpu_seconds(process.pid), time.process_time()
+                elapsed = asyncio.run(send(f"{url}/webhooks/kuaidi100", forms))
+                cpu, client_cpu = cpu_seconds(process.pid) - cpu, time.process_time() - client_cpu
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+            stored = stored_events(cfg)
+            if stored != events:
+                raise RuntimeError(f"{events} events pushed, {stored} stored")
+            rates[naive] = events / elapsed
+            what = "naive receiver" if naive else "parcelwatch"
+            print(f"push over HTTP, {what} ({label} client, {concurrency} concurrent): "
+                  f"{len(forms)} pushes, {events} events in {elapsed:.2f} s = "
+                  f"{events / elapsed:,.0f} events/s, {len(forms) / elapsed:,.0f} pushes/s; "
+                  f"CPU per push: receiver {cpu / len(forms) * 1000:.2f} ms, "
+                  f"load generator {client_cpu / len(forms) * 1000:.2f} ms")  # fmt: skip
+        print(
+            f"  parcelwatch / naive receiver: {rates[False] / rates[True]:.2f}x "
+            f"({rates[False]:,.0f} events/s; target >= 5,000)"
+        )
 
     # The same updates straight into the store: the cost of storing, without HTTP.
     adapter = Kuaidi100Adapter(httpx.AsyncClient(), customer=SIM_CUSTOMER, key=SIM_KEY,
@@ -182,15 +273,33 @@ def _form_bytes(form: dict[str, str]) -> bytes:
     return urlencode(form).encode()
 
 
-def transports() -> list[tuple[str, Any]]:
-    options: list[tuple[str, Any]] = [("httpx default", lambda: None)]
+Sender = Callable[[str, list[dict[str, str]]], Coroutine[Any, Any, float]]
+
+
+def senders(concurrency: int) -> list[tuple[str, Sender]]:
+    """The load generators, each sending every push with `concurrency` in flight."""
+
+    def over_httpx(transport: Callable[[], Any]) -> Sender:
+        return lambda url, forms: send_all(url, forms, concurrency, transport())
+
+    options: list[tuple[str, Sender]] = [("httpx default", over_httpx(lambda: None))]
     try:
         from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found]
 
-        options.append(("httpx-aiohttp", AiohttpTransport))
+        options.append(("httpx-aiohttp", over_httpx(AiohttpTransport)))
     except ImportError:
-        print("(httpx-aiohttp not installed: only httpx's default transport measured)")
+        print("(httpx-aiohttp not installed: httpx over aiohttp not measured)")
+    options.append(("lean keep-alive", lambda url, forms: send_lean(url, forms, concurrency)))
     return options
+
+
+def stored_events(cfg: Config) -> int:
+    engine = make_engine(cfg.database.url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(TRACKING_EVENTS)).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def bench_poll(tmp: Path, parcels: int) -> None:
@@ -311,13 +420,18 @@ def main() -> None:
     parser.add_argument("--parcels", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--call-parcels", type=int, default=300)
-    parser.add_argument("--serve-push", nargs=2, metavar=("DB", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-push", nargs=3, metavar=("DB", "PORT", "MODE"),
+                        help=argparse.SUPPRESS)  # fmt: skip
+    parser.add_argument("--push-only", action="store_true", help="only the push benchmark")
     args = parser.parse_args()
     if args.serve_push:
-        serve_receiver(Path(args.serve_push[0]), int(args.serve_push[1]))
+        db, port, mode = args.serve_push
+        serve_receiver(Path(db), int(port), naive=mode == "naive")
         return
     with tempfile.TemporaryDirectory() as tmp:
         bench_push(Path(tmp), args.parcels, args.concurrency)
+        if args.push_only:
+            return
         bench_poll(Path(tmp), args.parcels)
         bench_calls(Path(tmp), args.call_parcels)
 

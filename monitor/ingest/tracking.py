@@ -10,7 +10,8 @@ one transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +41,17 @@ class ApplyResult:
     events: int = 0  # events offered (before de-duplication)
     shipments: int = 0  # shipments whose state moved forward
     unknown: list[str] = field(default_factory=list)  # tracking numbers we do not know
+    # Counted into the metrics only once the transaction committed (`record_metrics`): a
+    # batch that is rolled back and tried again, or refused and sent again, counts once.
+    ingested: Counter[tuple[str, str]] = field(default_factory=Counter)  # (carrier, source)
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (source, reason)
+
+    def record_metrics(self) -> None:
+        """Count what this committed batch brought (events ingested, scans rejected)."""
+        for (carrier, source), count in self.ingested.items():
+            EVENTS_INGESTED.labels(carrier=carrier, source=source).inc(count)
+        for (source, reason), count in self.rejected.items():
+            EVENTS_REJECTED.labels(source=source, reason=reason).inc(count)
 
 
 def _stored(conn: Connection, numbers: list[str]) -> dict[str, list[Any]]:
@@ -50,18 +62,21 @@ def _stored(conn: Connection, numbers: list[str]) -> dict[str, list[Any]]:
     return rows
 
 
-def plausible(update: TrackingUpdate, now: datetime) -> TrackingUpdate:
+def plausible(
+    update: TrackingUpdate, now: datetime, rejected: Counter[tuple[str, str]]
+) -> TrackingUpdate:
     """The update as parcelwatch can believe it: scans dated before 2000 or days ahead are
     dropped (logged and counted; one 9999-12-31 must not poison every threshold later), an
     implausible estimate is forgotten, and NUL characters (which PostgreSQL text refuses and
-    no scan text needs) are removed from the carrier's words."""
+    no scan text needs) are removed from the carrier's words. Dropped scans are tallied in
+    `rejected`."""
     kept = []
     changed = False
     for event in update.events:
         reason = implausible_moment(event.occurred_at, now)
         if reason is not None:
             log.warning("%s %s: scan dropped, %s", update.carrier, update.tracking_number, reason)
-            EVENTS_REJECTED.labels(source=update.source, reason="implausible_time").inc()
+            rejected[update.source, "implausible_time"] += 1
             changed = True
             continue
         if any("\x00" in (v or "") for v in (event.raw_text, event.raw_code, event.location)):
@@ -93,54 +108,88 @@ def apply_updates(
     subscribed: bool = False,
     plan: PlanInput | None = None,
 ) -> ApplyResult:
-    """Store events and move shipment state forward. `subscribed` marks numbers whose
-    tracking API pushes updates (polled rarely); `plan` carries the thresholds for
-    scheduling the next poll."""
+    """Store events and move shipment state forward, in one transaction of its own.
+    `subscribed` marks numbers whose tracking API pushes updates (polled rarely); `plan`
+    carries the thresholds for scheduling the next poll."""
+    if not updates:
+        return ApplyResult()
+    with engine.begin() as conn:
+        result = apply_updates_in(conn, updates, now, subscribed=subscribed, plan=plan)
+    result.record_metrics()
+    return result
+
+
+def apply_updates_in(
+    conn: Connection,
+    updates: Sequence[TrackingUpdate],
+    now: datetime,
+    *,
+    subscribed: bool = False,
+    plan: PlanInput | None = None,
+) -> ApplyResult:
+    """`apply_updates` inside the caller's transaction, so that a push's kept body and what
+    it says commit together (monitor/ingest/push_writer.py). The caller records the result's
+    metrics once that transaction committed."""
     result = ApplyResult()
-    updates = [plausible(u, now) for u in updates]
+    updates = [plausible(u, now, result.rejected) for u in updates]
     if not updates:
         return result
-    with engine.begin() as conn:
-        known = _stored(conn, sorted({u.tracking_number for u in updates}))
-        events: list[dict[str, Any]] = []
-        changes: list[dict[str, Any]] = []
-        outbox: list[dict[str, Any]] = []  # parcel shipped / delivered, for customer care
-        for upd in updates:
-            rows = known.get(upd.tracking_number)
-            if not rows:
-                result.unknown.append(upd.tracking_number)
-                continue
-            result.events += len(upd.events)
-            EVENTS_INGESTED.labels(carrier=rows[0].carrier or "", source=upd.source).inc(
-                len(upd.events)
-            )
-            if upd.carriers_allowed is not None:
-                foreign = [r for r in rows if r.carrier not in upd.carriers_allowed]
-                if foreign:
-                    log.warning(
-                        "%s update for %s ignored for %d parcel(s) of carriers tracked by "
-                        "another account", upd.source, upd.tracking_number, len(foreign),
-                    )  # fmt: skip
-                    EVENTS_REJECTED.labels(source=upd.source, reason="foreign_account").inc(
-                        len(upd.events) * len(foreign)
-                    )
-                    rows = [r for r in rows if r.carrier in upd.carriers_allowed]
-            for row in rows:  # one parcel can carry several orders
-                events.extend(_event_rows(row.id, upd, now))
-                carrier = corrected_carrier(row.carrier, upd)
-                if carrier != row.carrier:
-                    events.append(_correction_event(row, upd, carrier, now))
-                same = replace(upd, carrier=carrier or "")
-                change = _state_change(row, same, now, subscribed, plan)
-                if change:
-                    changes.append(change)
-                    outbox.extend(lifecycle_outbox_rows(row._mapping, change, now))
-        insert_ignoring_duplicates(conn, TRACKING_EVENTS, events)
-        insert_ignoring_duplicates(conn, OUTBOX, outbox)  # one per order and event
-        if changes:
-            _write_changes(conn, changes)
-        result.shipments = len(changes)
+    known = _stored(conn, sorted({u.tracking_number for u in updates}))
+    events: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []  # parcel shipped / delivered, for customer care
+    current: dict[int, _Changed] = {}  # parcels an earlier update of this batch changed
+    for upd in updates:
+        rows = known.get(upd.tracking_number)
+        if not rows:
+            result.unknown.append(upd.tracking_number)
+            continue
+        result.events += len(upd.events)
+        result.ingested[rows[0].carrier or "", upd.source] += len(upd.events)
+        if upd.carriers_allowed is not None:
+            foreign = [r for r in rows if r.carrier not in upd.carriers_allowed]
+            if foreign:
+                log.warning(
+                    "%s update for %s ignored for %d parcel(s) of carriers tracked by "
+                    "another account", upd.source, upd.tracking_number, len(foreign),
+                )  # fmt: skip
+                result.rejected[upd.source, "foreign_account"] += len(upd.events) * len(foreign)
+                rows = [r for r in rows if r.carrier in upd.carriers_allowed]
+        for stored in rows:  # one parcel can carry several orders
+            # A batch may hold several answers about one parcel (two pushes of one burst):
+            # each is judged against the state the earlier ones left, not the stored row,
+            # so that an older answer after a newer one cannot move the parcel back.
+            row = current.get(stored.id, stored)
+            events.extend(_event_rows(row.id, upd, now))
+            carrier = corrected_carrier(row.carrier, upd)
+            if carrier != row.carrier:
+                events.append(_correction_event(row, upd, carrier, now))
+            same = replace(upd, carrier=carrier or "")
+            change = _state_change(row, same, now, subscribed, plan)
+            if change:
+                changes.append(change)
+                outbox.extend(lifecycle_outbox_rows(row._mapping, change, now))
+                current[row.id] = _Changed(row._mapping, change)
+    insert_ignoring_duplicates(conn, TRACKING_EVENTS, events)
+    insert_ignoring_duplicates(conn, OUTBOX, outbox)  # one per order and event
+    if changes:
+        _write_changes(conn, changes)
+    result.shipments = len(changes)
     return result
+
+
+class _Changed:
+    """A parcel's row as an earlier update of the same batch left it (the stored row, with
+    that update's values), read like the stored row."""
+
+    def __init__(self, stored: Mapping[str, Any], change: Mapping[str, Any]) -> None:
+        self._mapping = {**stored, **{k: v for k, v in change.items() if k != "b_id"}}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def corrected_carrier(stored: str | None, upd: TrackingUpdate) -> str | None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote_plus
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.store.tables import CARRIER_ANSWER_NUMBERS, CARRIER_ANSWERS
@@ -70,8 +70,20 @@ class RawPush:
 def keep_raw(
     engine: Engine, pushes: Sequence[RawPush], now: datetime, retention: timedelta
 ) -> None:
-    """Store bodies in one transaction (the push writer groups them like the updates; the
-    poller keeps a round's answers before it stores what they say)."""
+    """Store bodies in one transaction of their own (the poller keeps a round's answers
+    before it stores what they say)."""
+    if not pushes:
+        return
+    with engine.begin() as conn:
+        keep_raw_in(conn, pushes, now, retention)
+
+
+def keep_raw_in(
+    conn: Connection, pushes: Sequence[RawPush], now: datetime, retention: timedelta
+) -> None:
+    """Store bodies inside the caller's transaction: the push writer keeps a batch's bodies
+    in the transaction that stores what they say, so that a crash keeps both or neither
+    (docs/architecture.md "Push ingest")."""
     if not pushes:
         return
     rows = [
@@ -89,17 +101,16 @@ def keep_raw(
     ]
     pairs = sorted({(p.sha256, n) for p in pushes for n in p.numbers})
     links = [{"sha256": sha, "tracking_number": number} for sha, number in pairs]
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     insert = dialect.insert(CARRIER_ANSWERS).on_conflict_do_nothing(index_elements=["sha256"])
     link = dialect.insert(CARRIER_ANSWER_NUMBERS).on_conflict_do_nothing()
-    with engine.begin() as conn:
-        conn.execute(insert, rows)
-        if links:
-            conn.execute(link, links)
-        if _due_for_pruning(engine, now):
-            old = select(C.sha256).where(C.received_at < now - retention)
-            conn.execute(delete(CARRIER_ANSWER_NUMBERS).where(N.sha256.in_(old)))
-            conn.execute(delete(CARRIER_ANSWERS).where(C.received_at < now - retention))
+    conn.execute(insert, rows)
+    if links:
+        conn.execute(link, links)
+    if _due_for_pruning(conn.engine, now):
+        old = select(C.sha256).where(C.received_at < now - retention)
+        conn.execute(delete(CARRIER_ANSWER_NUMBERS).where(N.sha256.in_(old)))
+        conn.execute(delete(CARRIER_ANSWERS).where(C.received_at < now - retention))
 
 
 def _due_for_pruning(engine: Engine, now: datetime) -> bool:

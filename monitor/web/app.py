@@ -26,7 +26,7 @@ from monitor.web.pages import build_router as build_page_router
 from monitor.web.security import SecurityHeaders
 from monitor.web.sessions import SESSION_LIFETIME, session_secret
 from monitor.web.silences_api import build_silences_router
-from monitor.web.webhooks import build_webhook_router
+from monitor.web.webhooks import PushFastPath, build_webhook_router
 
 STATIC = Path(__file__).with_name("static")
 
@@ -67,6 +67,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         same_site="lax",
         max_age=int(SESSION_LIFETIME.total_seconds()),
     )
+    # Pushes are answered here, ahead of routing and sessions (monitor/web/webhooks.py).
+    app.add_middleware(PushFastPath, ctx=ctx)
     # Outermost, so that it also sees the session cookie being set.
     app.add_middleware(SecurityHeaders, trust_proxy=ctx.config.auth.trust_proxy_headers)
     return app

@@ -8,13 +8,13 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from carriers.base import TrackingAdapter, TrackingUpdate
+from carriers.base import TrackingAdapter
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.ingest.poll_schedule import PlanInput
-from monitor.ingest.push_writer import PushWriter
-from monitor.ingest.tracking import apply_updates
-from monitor.store.raw_answers import RawPush, keep_raw
+from monitor.ingest.push_writer import Accepted, PushWriter
+from monitor.ingest.tracking import apply_updates_in
+from monitor.store.raw_answers import keep_raw_in
 
 
 @dataclass
@@ -35,10 +35,15 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.plan = PlanInput(self.config)
-        self.push_writer = PushWriter(self._store_pushed, self._keep_raw)
+        self.push_writer = PushWriter(self._store_pushes)
 
-    def _keep_raw(self, pushes: Sequence[RawPush]) -> None:
-        keep_raw(self.engine, pushes, self.clock.now(), self.config.raw_retention)
-
-    def _store_pushed(self, updates: Sequence[TrackingUpdate]) -> None:
-        apply_updates(self.engine, updates, self.clock.now(), subscribed=True, plan=self.plan)
+    def _store_pushes(self, pushes: Sequence[Accepted]) -> None:
+        """A batch of pushes in one transaction: their bodies as received, then what they
+        say (docs/architecture.md "Push ingest")."""
+        now = self.clock.now()
+        raws = [p.raw for p in pushes if p.raw is not None]
+        updates = [u for p in pushes for u in p.updates]
+        with self.engine.begin() as conn:
+            keep_raw_in(conn, raws, now, self.config.raw_retention)
+            result = apply_updates_in(conn, updates, now, subscribed=True, plan=self.plan)
+        result.record_metrics()  # committed: counted once, however often it was tried

@@ -41,6 +41,8 @@ UNAVAILABLE: Responses = {503: _doc("Not ready: the store, the scheduler or a jo
 PUSH: Responses = {
     401: _doc("The push's signature is missing or wrong; nothing was stored"),
     404: _doc("No such tracking API, or no account of it is configured"),
+    500: _doc("This push's data could not be stored; nothing of it was kept: send it again"),
+    503: _doc("The store cannot take pushes now (Retry-After); nothing was kept: send it again"),
 }
 
 

@@ -37,34 +37,17 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _has_nul(scope.get("query_string", b"")) or "\x00" in scope.get("path", ""):
+        if has_nul(scope.get("query_string", b"")) or "\x00" in scope.get("path", ""):
             await _refuse(send, 400, "NUL characters are not allowed in a URL")
             return
         if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         push = scope.get("path", "").startswith("/webhooks/")
-        limit = self.limit_for(scope.get("path", ""))
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _too_large(send, limit)
+        body = await read_within(scope, receive, send, self.limit_for(scope.get("path", "")))
+        if body is None:
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _too_large(send, limit)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        if not push and (_has_nul(body) or b"\\u0000" in body):
+        if not push and (has_nul(body) or b"\\u0000" in body):
             await _refuse(send, 400, "NUL characters are not allowed in a request body")
             return
         sent = False
@@ -79,6 +62,29 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+async def read_within(scope: Scope, receive: Receive, send: Send, limit: int) -> bytes | None:
+    """The whole request body, held to `limit` bytes: None once the request was refused with
+    413 (at once when `Content-Length` says so) or the client went away."""
+    declared = _content_length(scope)
+    if declared is not None and declared > limit:
+        await _too_large(send, limit)
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            await _too_large(send, limit)
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -89,7 +95,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _has_nul(data: bytes) -> bool:
+def has_nul(data: bytes) -> bool:
     return b"\x00" in data or b"%00" in data
 
 

@@ -42,6 +42,26 @@ def test_events_are_stored_once_and_state_only_moves_forward(engine: Engine) -> 
     assert events(engine)[0].raw_text == "快件已被【中通快递杭州西湖区网点】揽收"
 
 
+def test_answers_about_one_parcel_in_one_batch_never_move_it_back(engine: Engine) -> None:
+    """Two pushes of one burst about the same parcel share a transaction, the newer first:
+    the older one adds no event and no state, and the delivery is announced once."""
+    now = at("2026-11-21 18:00")
+    seed(engine, now)
+    delivered = [
+        *JOURNEY,
+        scan(at("2026-11-21 16:00"), ParcelStatus.DELIVERED, "已签收，签收人：本人"),
+    ]
+    newer = FakeAdapter(timelines={"730001": delivered}).update_for("730001", source="push")
+    older = FakeAdapter(timelines={"730001": JOURNEY[:2]}).update_for("730001", source="push")
+    apply_updates(engine, [newer, older], now)
+    s = shipment(engine)
+    assert (s.status, s.last_event_at, s.delivered_at) == (
+        "delivered", at("2026-11-21 16:00"), at("2026-11-21 16:00"),
+    )  # fmt: skip
+    assert s.picked_up_at == at("2026-11-20 15:00")
+    assert len(events(engine)) == 4
+
+
 def test_unknown_numbers_are_reported_not_stored(engine: Engine) -> None:
     result = apply_updates(engine, [FakeAdapter().update_for("nope")], at("2026-11-21 10:00"))
     assert result.unknown == ["nope"] and events(engine) == []
