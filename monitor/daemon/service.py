@@ -350,6 +350,9 @@ class Daemon:
                 yield
             finally:
                 await self.stop_scheduler()
+                # uvicorn has answered the requests in flight by now: the push writer ends
+                # its batch in hand and answers anything still queued with a retry status.
+                await self.ctx.push_writer.close()
 
         app.router.lifespan_context = lifespan
         return app
