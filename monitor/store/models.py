@@ -66,11 +66,8 @@ class SalesOrder(SQLModel, table=True):
     # When a rule's outcome for it can next change without new data; NULL: due now
     # (docs/architecture.md "Incremental detection"; migration 0019).
     due_at: datetime | None = _utc(index=True)
-    # On PostgreSQL, which replica's detection has claimed it, until when; once settled,
-    # no owner and when it was settled (migration 0020; docs/architecture.md "Detection
-    # across replicas").
-    detect_owner: str | None = None
-    detect_lease_until: datetime | None = _utc()
+    detect_owner: str | None = None  # docs/architecture.md "Detection across replicas"
+    detect_lease_until: datetime | None = _utc()  # its lease; once settled, when (0020)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
@@ -142,11 +139,8 @@ class Shipment(SQLModel, table=True):
     # When a rule's outcome for it can next change without new data; NULL: due now
     # (docs/architecture.md "Incremental detection"; migration 0019).
     due_at: datetime | None = _utc(index=True)
-    # On PostgreSQL, which replica's detection has claimed it, until when; once settled,
-    # no owner and when it was settled (migration 0020; docs/architecture.md "Detection
-    # across replicas").
-    detect_owner: str | None = None
-    detect_lease_until: datetime | None = _utc()
+    detect_owner: str | None = None  # docs/architecture.md "Detection across replicas"
+    detect_lease_until: datetime | None = _utc()  # its lease; once settled, when (0020)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
@@ -345,9 +339,8 @@ class OutboxDelivery(SQLModel, table=True):
 
 
 class ScorecardReport(SQLModel, table=True):
-    """The weekly carrier scorecard as published on Monday morning
-    (docs/contract.md "Scorecard JSON"), kept so that the report a manager acted on can be read
-    again later."""
+    """The weekly carrier scorecard as published on Monday morning, kept so that the report a
+    manager acted on can be read again later (docs/contract.md "Scorecard JSON")."""
 
     __tablename__ = "scorecard_report"
 
@@ -428,8 +421,8 @@ class MaintenanceRow(SQLModel, table=True):
 
 
 class ParcelCount(SQLModel, table=True):
-    """+1/-1 rows per (carrier, status) of active parcels, and (NULL, awaiting_shipment) for
-    unshipped orders, appended by triggers and folded by a job (monitor/store/counts.py)."""
+    """Counts per (carrier, status) of active parcels and (NULL, awaiting_shipment) of unshipped
+    orders, kept by triggers: in place on SQLite, appended and folded on PostgreSQL (counts.py)."""
 
     __tablename__ = "parcel_count"
 
