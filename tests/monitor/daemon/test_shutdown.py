@@ -8,6 +8,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -129,3 +130,23 @@ def test_a_failing_job_is_recorded_then_cleared(tmp_path: Path) -> None:
     assert daemon.ctx.job_errors["detect"].startswith("OverflowError")
     asyncio.run(daemon._guarded("detect", fine))
     assert "detect" not in daemon.ctx.job_errors
+
+
+def test_shutdown_closes_the_push_writer(tmp_path: Path) -> None:
+    """After the scheduler stops, the push writer's task ends with the app: a push queued
+    behind it would be answered with a retry status instead of waiting for ever."""
+    daemon = daemon_with(tmp_path, delay=0.0, grace=5)
+    writer = daemon.ctx.push_writer
+
+    def unreadable() -> Any:
+        raise ValueError("not a push")
+
+    async def scenario() -> None:
+        app = daemon.app()
+        async with app.router.lifespan_context(app):
+            with pytest.raises(ValueError):
+                await writer.submit(unreadable)
+            assert writer.task is not None and not writer.task.done()
+        assert writer.task is None
+
+    asyncio.run(scenario())
