@@ -16,13 +16,16 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 
 
 def to_micros(value: datetime) -> int:
+    """Microseconds since the epoch, exactly. Integer arithmetic on the difference's parts
+    instead of dividing one timedelta by another: half the cost, and every stored time of
+    every written row (a push of eight events writes dozens) goes through here."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()} has no time zone")
-    return (value - EPOCH) // MICROSECOND
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_micros(value: int) -> datetime:

@@ -3,11 +3,14 @@ the same instant, naive ones are refused."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from monitor.store.types import EPOCH, from_micros, to_micros
 from tests.support.store import NOW, ORDERS, add_shipment
 
 
@@ -28,3 +31,12 @@ def test_times_round_trip_as_aware_utc(engine: Engine) -> None:
 def test_naive_times_are_refused(engine: Engine) -> None:
     with pytest.raises(Exception, match="no time zone"):
         add_shipment(engine, "T2", shipped_at=datetime(2026, 11, 24, 10, 0))
+
+
+@given(st.datetimes(timezones=st.timezones()))
+def test_micros_are_exact_and_round_trip(moment: datetime) -> None:
+    """Any aware moment, before or after the epoch, in any zone: the integer is the exact
+    number of microseconds (timedelta division, the slow way), and reads back as the instant."""
+    micros = to_micros(moment)
+    assert micros == (moment - EPOCH) // timedelta(microseconds=1)
+    assert from_micros(micros) == moment.astimezone(UTC)  # across zones, folds compare unequal
