@@ -272,15 +272,13 @@ def _lost(engine: Engine, claim: Claim) -> bool:
     """Whether another replica holds rows of `claim` now."""
     with engine.connect() as conn:
         for table, ids in ((SHIPMENTS, claim.shipments), (ORDERS, claim.orders)):
-            for start in range(0, len(ids), 1000):
-                chunk = ids[start : start + 1000]
-                mine = conn.execute(
-                    select(func.count())
-                    .select_from(table)
-                    .where(table.c.id.in_(chunk), table.c.detect_owner == claim.owner)
-                ).scalar_one()
-                if mine != len(chunk):
-                    return True
+            mine = conn.execute(
+                select(func.count())
+                .select_from(table)
+                .where(among(table.c.id, ids), table.c.detect_owner == claim.owner)
+            ).scalar_one()
+            if mine != len(ids):
+                return True
     return False
 
 

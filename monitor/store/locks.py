@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
 T = TypeVar("T")
@@ -26,21 +26,34 @@ def lock_key(name: str) -> int:
 
 
 @contextmanager
-def first_turn(engine: Engine, name: str) -> Iterator[bool]:
-    """Whether this replica has the job `name` now: an exclusive advisory lock, tried."""
+def _holding(conn: Connection, key: int, held: bool, unlock: str) -> Iterator[bool]:
+    """Yield whether the lock is held, and release it afterwards if it is."""
+    try:
+        yield held
+    finally:
+        if held:
+            conn.execute(text(f"SELECT {unlock}(:k)"), {"k": key})
+            conn.commit()
+
+
+@contextmanager
+def _tried(engine: Engine, name: str, shared: bool) -> Iterator[bool]:
     if engine.dialect.name != "postgresql":
         yield True
         return
+    mode = "_shared" if shared else ""
     with engine.connect() as conn:
         key = lock_key(name)
-        held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        try_lock = f"SELECT pg_try_advisory_lock{mode}(:k)"
+        held = bool(conn.execute(text(try_lock), {"k": key}).scalar())
         conn.commit()
-        try:
-            yield held
-        finally:
-            if held:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+        with _holding(conn, key, held, f"pg_advisory_unlock{mode}") as mine:
+            yield mine
+
+
+def first_turn(engine: Engine, name: str) -> AbstractContextManager[bool]:
+    """Whether this replica has the job `name` now: an exclusive advisory lock, tried."""
+    return _tried(engine, name, shared=False)
 
 
 def run_alone(engine: Engine, name: str, work: Callable[..., T], *args: Any) -> T | None:
@@ -49,26 +62,11 @@ def run_alone(engine: Engine, name: str, work: Callable[..., T], *args: Any) -> 
         return work(*args) if mine else None
 
 
-@contextmanager
-def shared_turn(engine: Engine, name: str) -> Iterator[bool]:
+def shared_turn(engine: Engine, name: str) -> AbstractContextManager[bool]:
     """Whether this replica may take part in the job `name` alongside others: a shared
     advisory lock, tried. It fails while one replica holds (or waits for) `sole_turn` on the
     same name, so that the full tick never runs beside an incremental one."""
-    if engine.dialect.name != "postgresql":
-        yield True
-        return
-    with engine.connect() as conn:
-        key = lock_key(name)
-        held = bool(
-            conn.execute(text("SELECT pg_try_advisory_lock_shared(:k)"), {"k": key}).scalar()
-        )
-        conn.commit()
-        try:
-            yield held
-        finally:
-            if held:
-                conn.execute(text("SELECT pg_advisory_unlock_shared(:k)"), {"k": key})
-                conn.commit()
+    return _tried(engine, name, shared=True)
 
 
 @contextmanager
@@ -91,9 +89,5 @@ def sole_turn(engine: Engine, name: str, wait_seconds: float) -> Iterator[bool]:
         conn.rollback()
         conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
         conn.commit()
-        try:
-            yield held
-        finally:
-            if held:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+        with _holding(conn, key, held, "pg_advisory_unlock") as mine:
+            yield mine
