@@ -9,7 +9,7 @@ daemon's tick (monitor/daemon/tick.py) turns it into alert changes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +38,7 @@ from monitor.rules import (
     with_incidents,
 )
 from monitor.rules.base import RuleContext
-from monitor.rules.incidents import TROUBLE_KINDS
+from monitor.rules.incidents import TROUBLE_KINDS, incident_members
 from monitor.store.due import among, due_condition
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
@@ -222,6 +222,17 @@ class BaselineCache:
         return self.frame
 
 
+def baseline_for(
+    engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None
+) -> pd.DataFrame:
+    """The incident baseline at `now`, from the daemon's cache when it has one. `config`
+    holds the stored maintenance windows already (with_stored_windows)."""
+    days, windows = config.rules.incident.baseline_days, config.maintenance
+    if baselines is not None:
+        return baselines.get(engine, now, days, windows)
+    return incident_baseline(engine, now, days, windows)
+
+
 def with_stored_windows(engine: Engine, config: Config, now: datetime) -> Config:
     """The config's maintenance windows and those made through the API, together."""
     stored = stored_windows(engine, now)
@@ -359,21 +370,17 @@ def detect(
     baselines: BaselineCache | None = None,
     orders: pd.DataFrame | None = None,
     piece: int = PIECE_PARCELS,
+    members: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
     """Every exception true at `now`, read-only. Without `parcels`, the active parcels are
     read and judged `piece` ids at a time, and the carrier-wide incidents are judged at the
-    end over what every piece found."""
+    end over what every piece found. `members` is handed what every parcel counts for in the
+    incidents (the reconciliation checks the store's incident cells against it)."""
     config = with_stored_windows(engine, config, now)
     if orders is None:
         orders = load_orders(engine)
     orders = without_impossible(orders, now, ORDER_TIME_COLUMNS, "sales_order_id")
-    days = config.rules.incident.baseline_days
-    windows = config.maintenance
-    baseline = (
-        baselines.get(engine, now, days, windows)
-        if baselines
-        else incident_baseline(engine, now, days, windows)
-    )
+    baseline = baseline_for(engine, config, now, baselines)
     lanes = load_lane_expectations(engine)  # learned lane p90s for `delayed`: one small query
     health = load_health(engine)
     pieces = iter([parcels]) if parcels is not None else parcel_pieces(engine, now, piece)
@@ -392,7 +399,10 @@ def detect(
     some = [f for f in found if not f.empty]
     exceptions = pd.concat(some, ignore_index=True) if len(some) > 1 else (some or found)[0]
     ctx = RuleContext(_joined(kept), pd.Timestamp(now).tz_convert("UTC"), config)
-    return ranked(with_incidents(ctx, exceptions, baseline))
+    book = incident_members(ctx, exceptions)
+    if members is not None:
+        members(book)
+    return ranked(with_incidents(ctx, exceptions, baseline, book))
 
 
 def impossible_due(frame: pd.DataFrame, now: datetime, columns: tuple[str, ...]) -> pd.Series:
@@ -410,11 +420,13 @@ def impossible_due(frame: pd.DataFrame, now: datetime, columns: tuple[str, ...])
 @dataclass
 class Judged:
     """What an incremental tick learned about the rows it read: the exceptions of the ones it
-    judged (no carrier-wide incidents), and every read row's next due moment."""
+    judged (no carrier-wide incidents), every read row's next due moment, and what the judged
+    parcels count for in the incidents (monitor/rules/incidents.py incident_members)."""
 
     exceptions: pd.DataFrame
     parcel_due: pd.Series
     order_due: pd.Series
+    members: pd.DataFrame
 
 
 def _due_moments(
@@ -471,4 +483,5 @@ def judge(
         orders, live_orders, now, due.order_due(RuleContext(live_orders, moment, config)),
         ORDER_TIME_COLUMNS,
     )  # fmt: skip
-    return Judged(exceptions, parcel_due, order_due)
+    members = incident_members(RuleContext(live, moment, config), exceptions)
+    return Judged(exceptions, parcel_due, order_due, members)

@@ -41,6 +41,8 @@ TABLES = (
     "penalty",
     "detect_dirty",
     "detect_state",
+    "incident_member",
+    "incident_cell",
 )
 
 

@@ -6,9 +6,11 @@ changed (a trigger marked them in the writer's transaction), runs the same pure 
 them, plans alert changes for those subjects alone, and stores each one's next due moment in
 the transaction that applies the plan. On PostgreSQL the due rows are claimed in leased
 batches, so that replicas split them (docs/architecture.md "Detection across replicas").
-Carrier and hub incidents need the whole book: they are judged by the reconciliation
-(`reconcile`), on a slower schedule, which also runs the full tick and counts, logs and
-repairs whatever the incremental state had missed.
+Carrier and hub incidents are judged on every tick too, once its batches are in, from the
+counts the store keeps per incident cell, which each batch's transaction brings up to date
+with what its parcels now count for (monitor/daemon/incidents.py). The full tick runs as the
+reconciliation (`reconcile`), on a slower schedule, and counts, logs and repairs whatever the
+incremental state had missed, incident cells included.
 """
 
 from __future__ import annotations
@@ -30,9 +32,18 @@ from sqlalchemy import Connection, Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from alerts.lifecycle import Plan, plan
-from alerts.model import AlertKind, AlertState, Resolution
+from alerts.model import AlertState, Resolution
 from monitor.config import Config
+from monitor.daemon.carrier_alerts import API_FAILING, judge_carrier_health, judge_incidents
 from monitor.daemon.escalation import escalate
+from monitor.daemon.incidents import (
+    CellCheck,
+    cell_changes,
+    check_cells,
+    log_drift,
+    repair_cells,
+    write_changes,
+)
 from monitor.daemon.inhibition import release_inhibited
 from monitor.daemon.tick import (
     TickResult,
@@ -49,7 +60,6 @@ from monitor.detection import (
     with_stored_windows,
 )
 from monitor.metrics.instruments import DETECTION_ROWS, RECONCILE_DIFFERENCES
-from monitor.rules.health import carrier_api_failing
 from monitor.store.due import (
     Claim,
     LeaseLost,
@@ -70,7 +80,6 @@ from monitor.store.due import (
     write_state,
 )
 from monitor.store.frames import read_frame
-from monitor.store.health import load_health
 from monitor.store.lanes import load_lane_expectations
 from monitor.store.locks import first_turn, shared_turn, sole_turn
 from monitor.store.silences import release_ended
@@ -78,10 +87,6 @@ from monitor.store.tables import ALERTS, ORDERS, SHIPMENTS
 
 log = logging.getLogger(__name__)
 A = ALERTS.c
-# Judged only by the full tick: they group every parcel of a carrier (monitor/rules/incidents.py).
-BOOK_WIDE = frozenset({AlertKind.CARRIER_INCIDENT.value, AlertKind.HUB_INCIDENT.value})
-# Judged on every tick from the small carrier_health table.
-EVERY_TICK = AlertKind.CARRIER_API_FAILING.value
 # The advisory locks of detection on PostgreSQL (monitor/store/locks.py): DETECT shared by
 # the replicas' incremental ticks and exclusive for a full tick; KEEPER, tried, for the
 # whole-queue work of one tick.
@@ -193,38 +198,6 @@ def _subject_alerts(
     return open_alerts[["id", "fingerprint", "kind", "severity", "since"]], manual
 
 
-def _kind_alerts(engine: Engine, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The open and the manually resolved alerts of one carrier-level kind."""
-    open_alerts = read_frame(
-        engine,
-        select(A.id, A.fingerprint, A.kind, A.severity, A.since).where(
-            A.state != AlertState.RESOLVED.value, A.kind == kind
-        ),
-        ["since"],
-    )
-    manual = read_frame(
-        engine,
-        select(A.fingerprint, A.since).where(
-            A.resolution == Resolution.MANUAL.value, A.kind == kind
-        ),
-        ["since"],
-    ).drop_duplicates()
-    return open_alerts, manual
-
-
-def judge_carrier_health(engine: Engine, config: Config, now: datetime) -> Plan:
-    """carrier_api_failing from the small carrier_health table, once per tick (by one replica):
-    it is about a carrier account, not about any row a batch claims."""
-    moment = pd.Timestamp(now).tz_convert("UTC")
-    exceptions = with_fingerprints(
-        carrier_api_failing(load_health(engine), moment, config.rules.carrier_api_failing_minutes)
-    )
-    open_alerts, manual = _kind_alerts(engine, EVERY_TICK)
-    changes = plan(exceptions, open_alerts, manual)
-    apply_plan(engine, changes, now)
-    return changes
-
-
 @dataclass
 class Batch:
     """What one batch read: the marks first, then the rows (at least as new as each mark)."""
@@ -293,7 +266,8 @@ def judge_batch(
     mark = time.perf_counter()
     judged = judge(engine, config, now, parcels, orders, lanes)
     exceptions = with_fingerprints(judged.exceptions)
-    exceptions = exceptions.loc[(exceptions["kind"].astype(object) != EVERY_TICK).to_numpy(bool)]
+    exceptions = exceptions.loc[~exceptions["kind"].astype(object).isin(API_FAILING).to_numpy(bool)]
+    cells = cell_changes(engine, parcels["shipment_id"], judged.members)
     result.exceptions += len(exceptions)
     _add(result, "rules", mark)
     mark = time.perf_counter()
@@ -315,6 +289,7 @@ def judge_batch(
                 continue
             moved = (rows["stored_due"].isna() | (rows["stored_due"] != due)).to_numpy(bool)
             write_due(conn, table, rows.loc[moved, key], due[moved])
+        write_changes(conn, cells)
         clear_marks(conn, batch.marks.ids)
 
     apply_plan(engine, changes, now, finish)
@@ -387,6 +362,10 @@ def run_incremental_tick(
                 raise
         if keeper:
             mark = time.perf_counter()
+            # After the batches: the cells hold what every judged parcel counts for now.
+            _count(result, judge_incidents(engine, windows, now, baselines))
+            _add(result, "incidents", mark)
+            mark = time.perf_counter()
             escalate(engine, config, now)  # what nobody acknowledged pages the next group
             with engine.begin() as conn:
                 write_state(conn, "last_tick_at", now.isoformat())
@@ -423,11 +402,13 @@ def run_full_tick(
     return result
 
 
-def differences(changes: Plan, open_alerts: pd.DataFrame, pending: Marks) -> pd.DataFrame:
+def differences(
+    changes: Plan, open_alerts: pd.DataFrame, pending: Marks, pending_cells: set[str]
+) -> pd.DataFrame:
     """The full tick's planned changes that the incremental ticks should already have made:
-    kind, fingerprint and what the change is, leaving out carrier-wide incidents (judged only
-    here) and the subjects still pending: marked by a writer since, or due and not yet
-    judged (a dead replica's claim waiting for its lease to run out)."""
+    kind, fingerprint and what the change is, leaving out the subjects still pending (marked
+    by a writer since, or due and not yet judged: a dead replica's claim waiting for its lease
+    to run out) and the incidents (`pending_cells`, fingerprints) whose cells hold one."""
     by_id = open_alerts.set_index("id")
     rows = [changes.open[["kind", "fingerprint", "shipment_id", "sales_order_id"]].assign(
         change="open"
@@ -443,39 +424,49 @@ def differences(changes: Plan, open_alerts: pd.DataFrame, pending: Marks) -> pd.
             .assign(change=name)
         )
     found = pd.concat(rows, ignore_index=True)
-    kinds = found["kind"].astype(object)
-    waiting = found["shipment_id"].isin(pending.shipments) | found["sales_order_id"].isin(
-        pending.orders
+    waiting = (
+        found["shipment_id"].isin(pending.shipments)
+        | found["sales_order_id"].isin(pending.orders)
+        | found["fingerprint"].astype(object).isin(pending_cells)
     )
-    return found.loc[~kinds.isin(BOOK_WIDE) & ~waiting.to_numpy(dtype=bool)]
+    return found.loc[~waiting.to_numpy(dtype=bool)]
 
 
 def reconcile(
     engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None = None
 ) -> TickResult | None:
     """The safety net: an incremental tick at `now`, then the full tick at the same moment;
-    whatever the full tick still changes (carrier-wide incidents aside) is a difference
-    between the incremental state and the truth. It is logged, counted
-    (parcelwatch_reconciliation_differences_total) and repaired by the full tick's
-    plan itself. On PostgreSQL the full tick has detection to itself: it waits for the
+    whatever the full tick still changes is a difference between the incremental state and
+    the truth, and so is an incident cell whose stored counts differ from what the full tick
+    finds. They are logged, counted (parcelwatch_reconciliation_differences_total) and
+    repaired: the alerts by the full tick's plan itself, the cells from its members. On
+    PostgreSQL the full tick has detection to itself: it waits for the
     replicas' batches in hand, and their next ticks wait for it (one reconciliation at a time
     across replicas: the daemon runs it under its own singleton lock)."""
     run_incremental_tick(engine, config, now, baselines)
     found: list[pd.DataFrame] = []
+    book: list[pd.DataFrame] = []  # what every parcel counts for in the incidents
+    checks: list[CellCheck] = []
 
     def review(changes: Plan, open_alerts: pd.DataFrame) -> None:
-        found.append(differences(changes, open_alerts, still_pending(engine, now)))
+        pending = still_pending(engine, now)
+        checks.append(check_cells(engine, book[0], pending))
+        found.append(differences(changes, open_alerts, pending, checks[0].pending))
 
     with sole_turn(engine, DETECT, config.daemon.detect_lease_seconds) as sole:
         if not sole:
             log.warning("reconciliation skipped: the replicas' batches did not finish within "
                         "%.0f s", config.daemon.detect_lease_seconds)  # fmt: skip
             return None
-        result = run_tick(engine, config, now, baselines, review)
+        result = run_tick(engine, config, now, baselines, review, book.append)
+        drifted = len(checks[0].drifted) if checks else 0
+        if drifted:
+            log_drift(checks[0], repair_cells(engine, checks[0]))
     missed = found[0] if found else pd.DataFrame()
-    result.differences = len(missed)
+    result.differences = len(missed) + drifted
+    if result.differences:
+        RECONCILE_DIFFERENCES.inc(result.differences)
     if len(missed):
-        RECONCILE_DIFFERENCES.inc(len(missed))
         sample = ", ".join(
             f"{c} {k} {f}"
             for c, k, f in missed[["change", "kind", "fingerprint"]]

@@ -104,10 +104,12 @@ def run_tick(
     now: datetime,
     baselines: BaselineCache | None = None,
     review: Callable[[Plan, pd.DataFrame], None] | None = None,
+    members: Callable[[pd.DataFrame], None] | None = None,
 ) -> TickResult:
     """Detect at `now` and bring the alert queue in line with what is true: the full tick,
     every active parcel and open order. `review(plan, open_alerts)` sees the plan before it
-    is applied (the reconciliation counts what the incremental ticks missed)."""
+    is applied (the reconciliation counts what the incremental ticks missed), `members` what
+    every parcel counts for in the incidents (detection.detect)."""
     result = TickResult()
     started = time.perf_counter()
     release_ended(engine, now)  # what ended silences held is announced once, now
@@ -115,7 +117,9 @@ def run_tick(
     orders = load_orders(engine)  # the parcels are read piece by piece as they are judged
     result.timings["read"] = time.perf_counter() - started
     mark = time.perf_counter()
-    exceptions = with_fingerprints(detect(engine, config, now, None, baselines, orders))
+    exceptions = with_fingerprints(
+        detect(engine, config, now, None, baselines, orders, members=members)
+    )
     result.exceptions = len(exceptions)
     result.timings["rules"] = time.perf_counter() - mark
     mark = time.perf_counter()

@@ -25,7 +25,7 @@ from monitor.rules.base import (
     RuleContext,
 )
 from monitor.rules.health import carrier_api_failing
-from monitor.rules.incidents import BASELINE_COLUMNS, carrier_incidents, hub_incidents
+from monitor.rules.incidents import BASELINE_COLUMNS, cell_counts, incident_members, judge_cells
 
 Rule = Callable[[RuleContext], "pd.DataFrame | list[pd.DataFrame]"]
 
@@ -96,17 +96,18 @@ def evaluate(
 
 
 def with_incidents(
-    ctx: RuleContext, exceptions: pd.DataFrame, incident_baseline: pd.DataFrame | None
+    ctx: RuleContext,
+    exceptions: pd.DataFrame,
+    incident_baseline: pd.DataFrame | None,
+    members: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`exceptions` and the carrier and hub incidents they make up among `ctx.parcels` (which
-    needs only INCIDENT_COLUMNS: detection builds it piece by piece for the whole book)."""
-    grouped = [
-        found
-        for found in (carrier_incidents(ctx, exceptions, incident_baseline),
-                      hub_incidents(ctx, exceptions))
-        if not found.empty
-    ]  # fmt: skip
-    return pd.concat([exceptions, *grouped], ignore_index=True) if grouped else exceptions
+    needs only INCIDENT_COLUMNS: detection builds it piece by piece for the whole book).
+    `members`: what incident_members made of them, if the caller has it already."""
+    if members is None:
+        members = incident_members(ctx, exceptions)
+    found = judge_cells(cell_counts(members), incident_baseline, ctx.config.rules.incident)
+    return pd.concat([exceptions, found], ignore_index=True) if not found.empty else exceptions
 
 
 def ranked(exceptions: pd.DataFrame) -> pd.DataFrame:

@@ -4,81 +4,251 @@ A carrier's stall-or-late share in one destination province counts as an inciden
 is at least `min_share` (3 %) of at least `min_parcels` (20) parcels in its hands and at least
 `baseline_factor` (2x) its own 28-day rate there: warehouse overload (爆仓), weather, a hub
 holding parcels (压货). Metapack flags lanes the same way (docs/rules.md "carrier_incident").
+
+The rules are judged in three pure steps, so that the full tick (over the whole book) and the
+incremental tick (over counts kept in the store) share them (docs/architecture.md "Incident cells"):
+what each parcel contributes (`incident_members`), the counts per cell (`cell_counts`), and
+the verdict over the cells (`judge_cells`), given each firing cell's earliest trouble.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from alerts.model import AlertKind
+from monitor.config import IncidentConfig
 from monitor.rules.base import EXCEPTION_COLUMNS, RuleContext, carrier_wide, empty_exceptions
 from monitor.rules.transit import HEADING_TO_BUYER
 
 TROUBLE_KINDS = (AlertKind.STALLED.value, AlertKind.DELAYED.value)
 BASELINE_COLUMNS = ("carrier", "province", "picked_up", "affected")
+# The two kinds of cell: a carrier x destination province, a carrier x the hub of last scan.
+PROVINCE, HUB = "province", "hub"
+SCOPES = (PROVINCE, HUB)
+# What one parcel contributes (monitor/store/incident_cells.py keeps these per parcel):
+# `province` is set when it counts in its province cell (in the carrier's hands, or stalled
+# or delayed), `in_hands` when it counts among that cell's parcels, `hub` when it counts in
+# its hub cell (heading to the buyer, last scanned at a hub).
+MEMBER_COLUMNS = (
+    "shipment_id", "carrier", "province", "hub", "in_hands", "stalled_since", "delayed_since",
+)  # fmt: skip
+CELL_KEY = ("scope", "carrier", "place")
+COUNT_COLUMNS = ("parcels", "stalled", "delayed", "affected")
+CellKey = tuple[str, str, str]
+TIME = "datetime64[us, UTC]"
+
+
+def _since(exceptions: pd.DataFrame, kind: str, ids: pd.Series) -> pd.Series:
+    """Each parcel's `since` for `kind` (NaT where it has none), to the microsecond: the
+    precision of the store, so that both ticks compare equal moments."""
+    found = exceptions[(exceptions["kind"].astype(object) == kind).to_numpy(dtype=bool)]
+    if found.empty:
+        return pd.Series(pd.NaT, index=ids.index, dtype=TIME)
+    moments = pd.to_datetime(found["since"], utc=True).dt.floor("us").astype(TIME)
+    by_id = pd.Series(moments.to_numpy(), index=found["shipment_id"].astype("int64").to_numpy())
+    by_id = by_id[~by_id.index.duplicated()]
+    return pd.Series(by_id.reindex(ids.to_numpy()).to_numpy(), index=ids.index, dtype=TIME)
+
+
+def incident_members(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame:
+    """What the incident rules count of each parcel in `ctx.parcels` (which needs only the
+    incident columns), given the exceptions the other rules found for them: one row per
+    parcel that counts in some cell, MEMBER_COLUMNS."""
+    p = ctx.parcels
+    if p.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in MEMBER_COLUMNS})
+    heading = ctx.status_in(*HEADING_TO_BUYER)
+    stalled = _since(exceptions, AlertKind.STALLED.value, p["shipment_id"])
+    delayed = _since(exceptions, AlertKind.DELAYED.value, p["shipment_id"])
+    picked_up = p["picked_up_at"].notna().to_numpy(dtype=bool)
+    troubled = stalled.notna().to_numpy(dtype=bool) | delayed.notna().to_numpy(dtype=bool)
+    in_province = (heading & picked_up) | troubled
+    in_province &= p["province"].notna().to_numpy(dtype=bool)
+    at_hub = heading & p["last_hub"].notna().to_numpy(dtype=bool)
+    keep = (in_province | at_hub) & p["carrier"].notna().to_numpy(dtype=bool)
+    members = pd.DataFrame(
+        {
+            "shipment_id": p["shipment_id"].astype("int64"),
+            "carrier": p["carrier"],
+            "province": p["province"].where(in_province),
+            "hub": p["last_hub"].where(at_hub),
+            "in_hands": heading & picked_up & in_province,
+            "stalled_since": stalled,
+            "delayed_since": delayed,
+        }
+    )
+    return members.loc[keep].reset_index(drop=True)
+
+
+def earliest(a: pd.Series, b: pd.Series) -> pd.Series:
+    """The earlier of two moments per row, NaT only where both are."""
+    return a.where(a.notna() & ~(b < a), b).astype(TIME)
+
+
+def _scope_rows(members: pd.DataFrame, scope: str) -> pd.DataFrame:
+    """One row per member of a cell of `scope`: its key and what it adds to the counts."""
+    place = members["province" if scope == PROVINCE else "hub"]
+    rows = members.loc[place.notna().to_numpy(dtype=bool)]
+    stalled = rows["stalled_since"].notna().to_numpy(dtype=bool)
+    delayed = rows["delayed_since"].notna().to_numpy(dtype=bool)
+    if scope == HUB:  # a hub incident counts the stalled parcels of the hub's whole flow
+        parcels, delayed = np.ones(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
+        first = rows["stalled_since"]
+    else:
+        parcels = rows["in_hands"].to_numpy(dtype=bool)
+        first = earliest(rows["stalled_since"], rows["delayed_since"])
+    return pd.DataFrame(
+        {
+            "carrier": rows["carrier"],
+            "place": place.loc[rows.index],
+            "parcels": parcels.astype("int64"),
+            "stalled": stalled.astype("int64"),
+            "delayed": delayed.astype("int64"),
+            "affected": (stalled | delayed).astype("int64"),
+            "first": first,
+        }
+    )
+
+
+def cell_counts(members: pd.DataFrame) -> pd.DataFrame:
+    """Per cell (CELL_KEY): its parcels, stalled, delayed and affected (stalled or delayed)
+    members, and `first`, its earliest trouble (NaT if none)."""
+    parts = []
+    for scope in SCOPES:
+        rows = _scope_rows(members, scope)
+        if rows.empty:
+            continue
+        grouped = rows.groupby(["carrier", "place"], observed=True)
+        counts = grouped[list(COUNT_COLUMNS)].sum().join(grouped["first"].min())
+        parts.append(counts.reset_index().assign(scope=scope))
+    if not parts:
+        return empty_cells()
+    cells = pd.concat(parts, ignore_index=True).astype({"carrier": object, "place": object})
+    return cells[[*CELL_KEY, *COUNT_COLUMNS, "first"]]
+
+
+def empty_cells() -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {c: pd.Series(dtype=object) for c in CELL_KEY}
+    columns |= {c: pd.Series(dtype="int64") for c in COUNT_COLUMNS}
+    return pd.DataFrame(columns | {"first": pd.Series(dtype=TIME)})
+
+
+def _province_firing(
+    cells: pd.DataFrame, baseline: pd.DataFrame | None, settings: IncidentConfig
+) -> pd.DataFrame:
+    cells = cells[(cells["scope"] == PROVINCE) & (cells["parcels"] > 0) & (cells["affected"] > 0)]
+    cells = cells.assign(share=cells["affected"] / cells["parcels"])
+    if baseline is not None and not baseline.empty:
+        base = baseline.assign(
+            baseline_rate=baseline["affected"]
+            / baseline["picked_up"].where(baseline["picked_up"] > 0)
+        )[["carrier", "province", "baseline_rate"]].astype({"carrier": object, "province": object})
+        cells = cells.merge(base, left_on=["carrier", "place"], right_on=["carrier", "province"],
+                            how="left").drop(columns="province")  # fmt: skip
+    else:
+        cells = cells.assign(baseline_rate=np.nan)
+    above_baseline = cells["baseline_rate"].isna() | (
+        cells["share"] >= settings.baseline_factor * cells["baseline_rate"]
+    )
+    return cells[
+        (cells["parcels"] >= settings.min_parcels)
+        & (cells["share"] >= settings.min_share)
+        & above_baseline
+    ]
+
+
+def _hub_firing(cells: pd.DataFrame, settings: IncidentConfig) -> pd.DataFrame:
+    cells = cells[(cells["scope"] == HUB) & (cells["parcels"] > 0)]
+    # What is usual: the stalled share at the carrier's other hubs right now (the hub's own
+    # parcels left out, so one big hub cannot raise its own bar).
+    totals = cells.groupby("carrier")[["parcels", "stalled"]].sum()
+    n = cells["carrier"].map(totals["parcels"]).astype("int64")
+    k = cells["carrier"].map(totals["stalled"]).astype("int64")
+    share = cells["stalled"] / cells["parcels"]
+    usual = (k - cells["stalled"]) / (n - cells["parcels"]).where(n > cells["parcels"])
+    cells = cells.assign(share=share, usual=usual)
+    # A hub holds parcels when many are stuck there, not when one of its few is: the count
+    # bar is on the stalled parcels themselves.
+    return cells[
+        (cells["stalled"] >= settings.min_parcels)
+        & (cells["share"] >= settings.min_share)
+        & (cells["usual"].isna() | (cells["share"] >= settings.baseline_factor * cells["usual"]))
+    ]
+
+
+def firing_cells(
+    cells: pd.DataFrame, baseline: pd.DataFrame | None, settings: IncidentConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The province cells and the hub cells that make an incident, with their shares."""
+    if cells.empty:
+        return cells, cells
+    by_key = ["carrier", "place"]
+    province = _province_firing(cells, baseline, settings).sort_values(by_key)
+    return province, _hub_firing(cells, settings).sort_values(by_key)
+
+
+def incident_rows(
+    province: pd.DataFrame, hubs: pd.DataFrame, first: Mapping[CellKey, Any]
+) -> pd.DataFrame:
+    """The incidents of the firing cells, `first[(scope, carrier, place)]` their `since`: the
+    carrier incidents' frame and the hub incidents', one after the other."""
+    by_province = []
+    for cell in province.itertuples(index=False):
+        by_kind = {kind: int(n) for kind, n in (("delayed", cell.delayed),
+                                                 ("stalled", cell.stalled)) if n}  # fmt: skip
+        detail: dict[str, Any] = {
+            "parcels": int(cell.parcels),
+            "affected": int(cell.affected),
+            "share": round(float(cell.share), 4),
+            "baseline_rate": None
+            if pd.isna(cell.baseline_rate)
+            else round(float(cell.baseline_rate), 4),
+            "by_kind": by_kind,
+        }
+        since = first[(PROVINCE, cell.carrier, cell.place)]
+        by_province.append(carrier_wide(AlertKind.CARRIER_INCIDENT.value, cell.carrier, since,
+                                        detail, province=cell.place))  # fmt: skip
+    by_hub = []
+    for cell in hubs.itertuples(index=False):
+        detail = {
+            "hub": str(cell.place),
+            "parcels": int(cell.parcels),
+            "stalled": int(cell.stalled),
+            "share": round(float(cell.share), 4),
+            "usual_share": None if pd.isna(cell.usual) else round(float(cell.usual), 4),
+        }
+        since = first[(HUB, cell.carrier, cell.place)]
+        by_hub.append(carrier_wide(AlertKind.HUB_INCIDENT.value, cell.carrier, since, detail))
+    frames = [pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))
+              for rows in (by_province, by_hub) if rows]  # fmt: skip
+    if not frames:
+        return empty_exceptions()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def judge_cells(
+    cells: pd.DataFrame, baseline: pd.DataFrame | None, settings: IncidentConfig
+) -> pd.DataFrame:
+    """The carrier and hub incidents of `cells` (cell_counts, with `first` known)."""
+    province, hubs = firing_cells(cells, baseline, settings)
+    first = {
+        (s, c, p): f
+        for s, c, p, f in zip(cells["scope"], cells["carrier"], cells["place"], cells["first"],
+                              strict=True)
+    }  # fmt: skip
+    return incident_rows(province, hubs, first)
 
 
 def carrier_incidents(
     ctx: RuleContext, exceptions: pd.DataFrame, baseline: pd.DataFrame | None
 ) -> pd.DataFrame:
     """`baseline`: carrier, province, picked_up, affected over the last `baseline_days`."""
-    settings = ctx.config.rules.incident
-    p = ctx.parcels
-    in_hands = ctx.status_in(*HEADING_TO_BUYER) & p["picked_up_at"].notna().to_numpy(dtype=bool)
-    population = (
-        p.loc[in_hands].groupby(["carrier", "province"], observed=True).size().rename("parcels")
-    )
-    trouble = exceptions[exceptions["kind"].isin(TROUBLE_KINDS)]
-    if trouble.empty or population.empty:
-        return empty_exceptions()
-    grouped = trouble.groupby(["carrier", "province"], observed=True)
-    affected = grouped["shipment_id"].nunique().rename("affected")
-    since = grouped["since"].min().rename("since")
-    by_kind = trouble.pivot_table(
-        index=["carrier", "province"], columns="kind", values="shipment_id", aggfunc="nunique"
-    )
-    cells = pd.concat([population, affected, since], axis=1, join="inner").reset_index()
-    cells["share"] = cells["affected"] / cells["parcels"]
-    if baseline is not None and not baseline.empty:
-        base = baseline.assign(
-            baseline_rate=baseline["affected"]
-            / baseline["picked_up"].where(baseline["picked_up"] > 0)
-        )[["carrier", "province", "baseline_rate"]]
-        cells = cells.merge(base, on=["carrier", "province"], how="left")
-    else:
-        cells["baseline_rate"] = np.nan
-    above_baseline = cells["baseline_rate"].isna() | (
-        cells["share"] >= settings.baseline_factor * cells["baseline_rate"]
-    )
-    firing = cells[
-        (cells["parcels"] >= settings.min_parcels)
-        & (cells["share"] >= settings.min_share)
-        & above_baseline
-    ]
-    if firing.empty:
-        return empty_exceptions()
-    rows = []
-    for cell in firing.itertuples(index=False):
-        counts = by_kind.loc[(cell.carrier, cell.province)].dropna().astype(int).to_dict()
-        rows.append(
-            carrier_wide(
-                AlertKind.CARRIER_INCIDENT.value,
-                cell.carrier,
-                cell.since,
-                province=cell.province,
-                detail={
-                    "parcels": int(cell.parcels),
-                    "affected": int(cell.affected),
-                    "share": round(float(cell.share), 4),
-                    "baseline_rate": None
-                    if pd.isna(cell.baseline_rate)
-                    else round(float(cell.baseline_rate), 4),
-                    "by_kind": counts,
-                },
-            )
-        )
-    return pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))
+    cells = cell_counts(incident_members(ctx, exceptions))
+    return judge_cells(cells[cells["scope"] == PROVINCE], baseline, ctx.config.rules.incident)
 
 
 def hub_incidents(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame:
@@ -87,52 +257,5 @@ def hub_incidents(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame:
     all, at least `min_share` of them stalled, and at least `baseline_factor` times the stalled
     share at the carrier's other hubs right now (a hub that stands out from its own network:
     压货 there, not everywhere)."""
-    settings = ctx.config.rules.incident
-    p = ctx.parcels
-    if p.empty or p["last_hub"].isna().all():
-        return empty_exceptions()
-    in_hands = ctx.status_in(*HEADING_TO_BUYER) & p["last_hub"].notna().to_numpy(dtype=bool)
-    hands = p.loc[in_hands, ["shipment_id", "carrier", "last_hub"]]
-    stalled = exceptions[exceptions["kind"] == AlertKind.STALLED.value]
-    if hands.empty or stalled.empty:
-        return empty_exceptions()
-    hands = hands.assign(stalled=hands["shipment_id"].isin(stalled["shipment_id"]))
-    since = stalled.set_index("shipment_id")["since"]
-    cells = hands.groupby(["carrier", "last_hub"], observed=True).agg(
-        parcels=("stalled", "size"), affected=("stalled", "sum")
-    ).reset_index()  # fmt: skip
-    # What is usual: the stalled share at the carrier's other hubs right now (the hub's own
-    # parcels left out, so one big hub cannot raise its own bar).
-    totals = hands.groupby("carrier", observed=True)["stalled"].agg(n="size", k="sum")
-    cells = cells.merge(totals, left_on="carrier", right_index=True)
-    cells["share"] = cells["affected"] / cells["parcels"]
-    others = (cells["n"] - cells["parcels"]).where(cells["n"] > cells["parcels"])
-    cells["usual"] = (cells["k"] - cells["affected"]) / others
-    # A hub holds parcels when many are stuck there, not when one of its few is: the count
-    # bar is on the stalled parcels themselves.
-    firing = cells[
-        (cells["affected"] >= settings.min_parcels)
-        & (cells["share"] >= settings.min_share)
-        & (cells["usual"].isna() | (cells["share"] >= settings.baseline_factor * cells["usual"]))
-    ]
-    if firing.empty:
-        return empty_exceptions()
-    members = hands[hands["stalled"]]
-    rows = []
-    for cell in firing.itertuples(index=False):
-        ids = members[(members["carrier"] == cell.carrier) & (members["last_hub"] == cell.last_hub)]
-        rows.append(
-            carrier_wide(
-                AlertKind.HUB_INCIDENT.value,
-                cell.carrier,
-                since.loc[since.index.isin(ids["shipment_id"])].min(),
-                detail={
-                    "hub": str(cell.last_hub),
-                    "parcels": int(cell.parcels),
-                    "stalled": int(cell.affected),
-                    "share": round(float(cell.share), 4),
-                    "usual_share": None if pd.isna(cell.usual) else round(float(cell.usual), 4),
-                },
-            )
-        )
-    return pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))
+    cells = cell_counts(incident_members(ctx, exceptions))
+    return judge_cells(cells[cells["scope"] == HUB], None, ctx.config.rules.incident)

@@ -1,6 +1,6 @@
 """Incremental detection shared by replicas on one PostgreSQL (docs/architecture.md "Detection
 across replicas"): concurrent ticks split the due rows on disjoint leased claims and judge
-each once; a replica that dies holding a claim leaves it to the others once its lease has run
+each once, adding to the same incident cells; a replica that dies holding a claim leaves it to the others once its lease has run
 out, and its late apply is rolled back whole; the full tick never runs beside a batch; a
 lead's manual resolution sticks whoever judges the parcel next."""
 
@@ -20,6 +20,7 @@ from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
 from monitor.store.db import make_engine
 from monitor.store.due import LeaseLost, claim_due, release_claim
+from monitor.store.incident_cells import read_cells
 from monitor.store.locks import shared_turn, sole_turn
 from monitor.store.tables import ALERT_HISTORY, ALERTS, ORDERS, SHIPMENTS
 from tests.conftest import TABLES
@@ -95,6 +96,14 @@ def test_concurrent_ticks_split_the_due_rows_and_judge_each_once(
         assert conn.execute(select(func.count()).where(S.due_at.is_(None))).scalar() == 0
     opened = opened_per_fingerprint(first)
     assert len(opened) >= 50 and set(opened.values()) == {1}
+    # The batches of both added to the one incident cell; the next tick's keeper (the first
+    # may have judged before the other's batches were in) opens the incident once.
+    run_incremental_tick(replicas[1], CONFIG, NOW)
+    [cell] = read_cells(first).query("scope == 'province'").to_dict("records")
+    assert (cell["carrier"], cell["place"], cell["parcels"], cell["stalled"]) == (
+        "zto", "江苏", 120, 60,
+    )  # fmt: skip
+    assert opened_per_fingerprint(first)["carrier_incident:zto:江苏"] == 1
     assert reconcile(first, CONFIG, NOW).differences == 0  # type: ignore[union-attr]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select, update
 from monitor.clock import QUIET
 from monitor.daemon.incremental import reconcile, run_full_tick, run_incremental_tick
 from monitor.daemon.tick import run_tick
+from monitor.store.incident_cells import read_cells
 from monitor.store.tables import DETECT_DIRTY, LANE_STATS, SHIPMENTS
 from tests.support.config import make_config
 from tests.support.lifecycle import CONFIG, alerts, at, in_transit, put
@@ -98,11 +99,17 @@ def test_reconciliation_counts_and_repairs_a_late_due_moment(engine: Engine) -> 
     name = "parcelwatch_reconciliation_differences_total"
     before = REGISTRY.get_sample_value(name) or 0.0
     result = reconcile(engine, CONFIG, later)
-    assert result.differences == 2  # the parcel's: late, and stalled since 11-21 06:00
-    assert REGISTRY.get_sample_value(name) == before + 2
+    # The parcel's: late, and stalled since 11-21 06:00; and its incident cell, which the
+    # incremental ticks never saw it trouble.
+    assert result.differences == 3
+    assert REGISTRY.get_sample_value(name) == before + 3
     kinds = {a["kind"] for a in alerts(engine, state="active")}
     assert kinds == orders | {"delayed", "stalled"}
     assert run_tick(engine, CONFIG, later).opened == 0
+    [cell] = read_cells(engine).to_dict("records")
+    assert cell == {"scope": "province", "carrier": "zto", "place": "江苏", "parcels": 1,
+                    "stalled": 1, "delayed": 1, "affected": 1}  # fmt: skip
+    assert reconcile(engine, CONFIG, later + timedelta(minutes=5)).differences == 0
 
 
 def test_full_ticks_alone_keep_no_marks_and_hand_over_a_store_all_due(engine: Engine) -> None:

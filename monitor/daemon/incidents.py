@@ -1,0 +1,205 @@
+"""Carrier and hub incidents on every incremental tick, from counts the store keeps per cell, and
+the reconciliation's check of those counts (docs/architecture.md "Incident cells").
+
+Each batch of a tick knows what its judged parcels count for now (monitor/rules/incidents.py
+`incident_members`) and reads what they counted for before; the difference, summed per cell,
+is what the cells change by, written with the changed member rows in the transaction that
+applies the batch's plan. Once the batches are in, the incidents are judged from the stored
+cells (`judged_incidents`) by the same pure functions the full tick uses, so both ticks open,
+escalate and resolve the same incidents with the same `since`: O(cells), plus one index read
+per firing cell for its earliest trouble.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Connection, Engine
+
+from alerts.model import AlertKind, fingerprint
+from monitor.config import Config
+from monitor.detection import BaselineCache, baseline_for
+from monitor.rules.incidents import (
+    CELL_KEY,
+    COUNT_COLUMNS,
+    HUB,
+    PROVINCE,
+    cell_counts,
+    firing_cells,
+    incident_rows,
+)
+from monitor.store.due import Marks
+from monitor.store.incident_cells import (
+    MEMBER_NAMES,
+    add_to_cells,
+    first_trouble,
+    normalised_members,
+    read_cells,
+    read_members,
+    replace_cells,
+    replace_members,
+    stored_firsts,
+)
+
+log = logging.getLogger(__name__)
+KEY = list(CELL_KEY)
+COUNTS = list(COUNT_COLUMNS)
+
+
+@dataclass
+class CellChanges:
+    """What one tick changes in the incident cells: the parcels whose stored row goes (their
+    contribution changed), the rows that replace them, and the counts' change per cell."""
+
+    gone: list[int] = field(default_factory=list)
+    members: pd.DataFrame = field(default_factory=lambda: normalised_members(pd.DataFrame()))
+    deltas: pd.DataFrame = field(default_factory=lambda: _summed())
+
+
+def _differ(old: pd.DataFrame, new: pd.DataFrame) -> pd.Index:
+    """The ids whose member row differs between two normalised frames (absent counts)."""
+    old, new = old.set_index("shipment_id"), new.set_index("shipment_id")
+    ids = old.index.union(new.index)
+    old, new = old.reindex(ids), new.reindex(ids)
+    same = pd.Series(True, index=ids)
+    for name in MEMBER_NAMES[1:]:
+        a, b = old[name], new[name]
+        same &= (a == b).fillna(False) | (a.isna() & b.isna())
+    return ids[~same.to_numpy(dtype=bool)]
+
+
+def count_change(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Per cell, what replacing the member rows `old` by `new` adds to the counts."""
+    added, taken = cell_counts(new)[[*KEY, *COUNTS]], cell_counts(old)[[*KEY, *COUNTS]]
+    taken[COUNTS] = -taken[COUNTS]
+    return _summed(added, taken)
+
+
+def _summed(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Cell counts added up per cell, the cells left at zero dropped."""
+    parts = [f[[*KEY, *COUNTS]] for f in frames if not f.empty]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in COUNTS else object)
+                             for c in [*KEY, *COUNTS]})  # fmt: skip
+    summed = pd.concat(parts, ignore_index=True).groupby(KEY, as_index=False)[COUNTS].sum()
+    summed = summed.astype({c: "int64" for c in COUNTS})
+    return summed[(summed[COUNTS] != 0).any(axis=1)].reset_index(drop=True)
+
+
+def cell_changes(engine: Engine, judged: Iterable[int], members: pd.DataFrame) -> CellChanges:
+    """The change from what the store says the judged parcels counted for to `members`, what
+    they count for now (a judged parcel absent from it counts for nothing)."""
+    ids = sorted({int(i) for i in judged})
+    if not ids:
+        return CellChanges()
+    old = read_members(engine, ids)
+    new = normalised_members(members)
+    changed = _differ(old, new)
+    old = old[old["shipment_id"].isin(changed)]
+    new = new[new["shipment_id"].isin(changed)]
+    gone = [int(i) for i in changed]
+    return CellChanges(gone, new.reset_index(drop=True), count_change(old, new))
+
+
+def judged_incidents(
+    engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None = None
+) -> pd.DataFrame:
+    """The carrier and hub incidents true at `now`, judged from the stored cells. `config`
+    holds the stored maintenance windows already (with_stored_windows)."""
+    cells = read_cells(engine)
+    province, hubs = firing_cells(cells, baseline_for(engine, config, now, baselines),
+                                  config.rules.incident)  # fmt: skip
+    first: dict[tuple[str, str, str], pd.Timestamp] = {}
+    kept = []
+    for scope, frame in ((PROVINCE, province), (HUB, hubs)):
+        found = []
+        for carrier, place in zip(frame["carrier"], frame["place"], strict=True):
+            since = first_trouble(engine, scope, carrier, place)
+            if since is None:  # the counts say trouble, no row does: the reconciliation repairs
+                log.warning("incident cell %s %s %s has no trouble to date", scope, carrier, place)
+            else:
+                first[(scope, carrier, place)] = since
+            found.append(since is not None)
+        kept.append(frame[found])
+    return incident_rows(kept[0], kept[1], first)
+
+
+def write_changes(conn: Connection, changes: CellChanges) -> None:
+    """In the batch's transaction: the changed member rows, then the cells' change."""
+    replace_members(conn, changes.gone, changes.members)
+    add_to_cells(conn, changes.deltas)
+
+
+# --- the reconciliation ------------------------------------------------------------------
+
+
+@dataclass
+class CellCheck:
+    """The reconciliation's view of the cells: the member rows the store should hold (the
+    full tick's, except for parcels changed since the incremental tick, kept as stored: their
+    own tick comes next), the cells whose stored counts or earliest trouble differ from them,
+    and the fingerprints of incidents about cells those changed parcels count in."""
+
+    expected: pd.DataFrame
+    drifted: pd.DataFrame
+    pending: set[str]
+
+
+def _subjects(members: pd.DataFrame) -> set[str]:
+    found = set()
+    for carrier, province, hub in zip(members["carrier"], members["province"], members["hub"],
+                                      strict=True):  # fmt: skip
+        if province is not None:
+            found.add(fingerprint(AlertKind.CARRIER_INCIDENT.value, f"{carrier}:{province}"))
+        if hub is not None:
+            found.add(fingerprint(AlertKind.HUB_INCIDENT.value, f"{carrier}@{hub}"))
+    return found
+
+
+def check_cells(engine: Engine, book: pd.DataFrame, pending: Marks) -> CellCheck:
+    """Compare the stored cells with what the full tick's members (`book`) make of them. The
+    parcels no incremental tick has judged as they are now (`pending`: marked by a writer
+    since, or due and not yet judged) count as stored."""
+    truth = normalised_members(book)
+    waiting = pending.shipments
+    changed = truth["shipment_id"].isin(waiting)
+    as_stored = read_members(engine, sorted(waiting)) if waiting else truth[:0]
+    expected = pd.concat([truth[~changed], as_stored], ignore_index=True)
+    want = cell_counts(expected)
+    have = read_cells(engine).merge(stored_firsts(engine), on=KEY, how="left")
+    both = want.merge(have, on=KEY, how="outer", suffixes=("", "_stored"))
+    differs = pd.Series(False, index=both.index)
+    for name in [*COUNTS, "first"]:
+        a, b = both[name], both[f"{name}_stored"]
+        if name != "first":
+            a, b = a.fillna(0), b.fillna(0)
+        differs |= ~((a == b).fillna(False) | (a.isna() & b.isna()))
+    held = _subjects(truth[changed]) | _subjects(as_stored)
+    return CellCheck(expected, both.loc[differs.to_numpy(dtype=bool)], held)
+
+
+def repair_cells(engine: Engine, check: CellCheck) -> int:
+    """Make the stored members and cells what the check expected; returns the member rows
+    rewritten. Reads every stored row: only when a cell has drifted."""
+    stored = read_members(engine)
+    changed = _differ(stored, check.expected)
+    rows = check.expected[check.expected["shipment_id"].isin(changed)]
+    with engine.begin() as conn:
+        replace_members(conn, [int(i) for i in changed], rows)
+        replace_cells(conn, cell_counts(check.expected))
+    return len(changed)
+
+
+def log_drift(check: CellCheck, rewritten: int) -> None:
+    sample = ", ".join(
+        f"{s} {c} {p}" for s, c, p in check.drifted[KEY].head(10).itertuples(index=False)
+    )
+    log.warning(
+        "reconciliation repaired %d incident cell(s) whose counts had drifted (%d parcel rows "
+        "rewritten): %s%s",
+        len(check.drifted), rewritten, sample, " ..." if len(check.drifted) > 10 else "",
+    )  # fmt: skip
