@@ -60,6 +60,7 @@ from monitor.detection import (
     with_stored_windows,
 )
 from monitor.metrics.instruments import DETECTION_ROWS, RECONCILE_DIFFERENCES
+from monitor.rules.due import must_store
 from monitor.store.due import (
     Claim,
     LeaseLost,
@@ -287,7 +288,7 @@ def judge_batch(
             if batch.claim is not None:  # every claimed row is rewritten anyway: once
                 settle_claim(conn, batch.claim, table, due.set_axis(rows[key].astype(int)))
                 continue
-            moved = (rows["stored_due"].isna() | (rows["stored_due"] != due)).to_numpy(bool)
+            moved = must_store(rows["stored_due"], due, pd.Timestamp(now))
             write_due(conn, table, rows.loc[moved, key], due[moved])
         write_changes(conn, cells)
         clear_marks(conn, batch.marks.ids)

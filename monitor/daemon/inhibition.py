@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from alerts.model import AlertKind, AlertState
 from monitor.rules.incidents import TROUBLE_KINDS
-from monitor.store.announce import announce
+from monitor.store.announce import announce_all, announcement
 from monitor.store.tables import ALERTS
 
 A = ALERTS.c
@@ -64,6 +64,9 @@ def incident_holding(incidents: Incidents, alert: dict[str, Any]) -> int | None:
     return held
 
 
+ID_CHUNK = 10_000  # ids per IN list, below SQLite's limit of bound parameters
+
+
 def release_inhibited(engine: Engine, now: datetime) -> int:
     """Announce, once, what incidents that have resolved held; returns how many."""
     incident = ALERTS.alias("incident")
@@ -75,22 +78,19 @@ def release_inhibited(engine: Engine, now: datetime) -> int:
             .where(A.inhibited_by.is_not(None), incident.c.state == AlertState.RESOLVED.value)
         )
         alerts = [dict(r._mapping) for r in held]
-        if alerts:
-            ids = [a["id"] for a in alerts]
-            conn.execute(update(ALERTS).where(A.id.in_(ids)).values(inhibited_by=None))
+        ids = [a["id"] for a in alerts]
+        for start in range(0, len(ids), ID_CHUNK):  # exactly the ones read, in bounded lists
+            chunk = ids[start : start + ID_CHUNK]
+            conn.execute(update(ALERTS).where(A.id.in_(chunk)).values(inhibited_by=None))
+        released = []
         for alert in alerts:
             if alert["state"] == AlertState.RESOLVED.value or alert.get("silenced_by"):
                 continue  # gone, or a silence holds it now (it announces when that ends)
-            announced += 1
             source = alert["inhibited_by"]
-            announce(
-                conn,
-                alert,
-                "opened",
-                now,
-                f"uninhibited-{source}",
-                extra={"released_from_incident": source},
-                action="uninhibited",
-                note=f"#{source}",
-            )
+            released.append(announcement(
+                alert, "opened", now, f"uninhibited-{source}",
+                extra={"released_from_incident": source}, action="uninhibited", note=f"#{source}",
+            ))  # fmt: skip
+        announce_all(conn, released)
+        announced = len(released)
     return announced

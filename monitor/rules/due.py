@@ -29,6 +29,21 @@ SLACK = pd.Timedelta(milliseconds=1)
 RECENTLY_RETURNED = pd.Timedelta(days=7)  # monitor/detection.py RECENTLY_RETURNED
 
 
+def must_store(stored: pd.Series, due: pd.Series, now: pd.Timestamp) -> np.ndarray:
+    """Which of the rows a tick read need their new due moment written. A stored moment still
+    ahead and no later than the new one may stay: an earlier moment is always safe (the row is
+    judged once more for nothing, and its moment is written then). So a scan that pushes a
+    parcel's stall moment back costs no write now; the write comes once, when the old moment
+    is reached, however many scans came meanwhile. A row with no moment (new, or made due by a
+    config or lane change), a row whose moment has come and moved, and a row whose moment
+    moved earlier are written (docs/architecture.md "Incremental detection")."""
+    missing = stored.isna().to_numpy(dtype=bool)
+    came = (stored <= now).to_numpy(dtype=bool, na_value=False)
+    moved = (due != stored).to_numpy(dtype=bool, na_value=True)
+    earlier = (due < stored).to_numpy(dtype=bool, na_value=False)
+    return missing | (came & moved) | earlier
+
+
 def earliest_ahead(now: pd.Timestamp, crossings: list[pd.Series], index: pd.Index) -> pd.Series:
     """Per row, the earliest crossing not already behind `now` (less SLACK); QUIET if none."""
     floor = now - SLACK

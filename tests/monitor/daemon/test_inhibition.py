@@ -5,6 +5,7 @@ announced once; a new stalled parcel while it is open is held too."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -99,19 +100,19 @@ def test_a_crash_in_the_middle_of_a_release_releases_everything_once_later(
         conn.execute(update(SHIPMENTS).where(SHIPMENTS.c.order_id.not_in(["Z0", "Z1"]))
                      .values(status="delivered", delivered_at=NOW))  # fmt: skip
     run_tick(engine, CONFIG, NOW + timedelta(minutes=5))  # the incident resolves
-    real, calls = inhibition.announce, [0]
+    real, calls = inhibition.announcement, [0]
 
-    def dies_on_the_second(*args: object, **kwargs: object) -> None:
+    def dies_on_the_second(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
         if calls[0] == 2:
             raise RuntimeError("killed mid-release")
-        real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(inhibition, "announce", dies_on_the_second)
+    monkeypatch.setattr(inhibition, "announcement", dies_on_the_second)
     with pytest.raises(RuntimeError):
         inhibition.release_inhibited(engine, NOW + timedelta(minutes=6))
     assert [w for _, w in notified(engine) if w == "uninhibited"] == []
-    monkeypatch.setattr(inhibition, "announce", real)
+    monkeypatch.setattr(inhibition, "announcement", real)
     assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=7)) == 2
     assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=8)) == 0
 

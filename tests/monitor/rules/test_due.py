@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from monitor.clock import QUIET
 from monitor.rules import evaluate
 from monitor.rules.base import RuleContext
-from monitor.rules.due import order_due, parcel_due
+from monitor.rules.due import must_store, order_due, parcel_due
 from tests.support.config import make_config
 from tests.support.parcels import at, order_frame, parcel_frame
 
@@ -121,3 +121,19 @@ def test_nothing_changes_before_the_due_moment(
                 later = _outcome(p, o, pd.Timestamp(moment))
                 got = {r for r in later if r[index] == subject}
                 assert got == keep, (key, subject, now, due, moment)
+
+
+def test_a_moment_is_stored_when_missing_come_or_earlier_never_when_later() -> None:
+    now = BASE
+    stored = pd.Series(
+        [pd.NaT, now - HOUR, now - HOUR, now, now + 5 * HOUR, now + 5 * HOUR, now + 5 * HOUR],
+        dtype="datetime64[us, UTC]",
+    )
+    due = pd.Series(
+        [now + HOUR, now + 2 * HOUR, now - HOUR, now, now + HOUR, now + 5 * HOUR, now + 9 * HOUR],
+        dtype="datetime64[us, UTC]",
+    )
+    written = must_store(stored, due, now).tolist()
+    # new row; came and moved; came but judged at its crossing (the same moment); at the
+    # crossing exactly; earlier; unchanged; later (the earlier stored moment is kept)
+    assert written == [True, True, False, False, True, False, False]
