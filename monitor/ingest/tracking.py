@@ -45,13 +45,17 @@ class ApplyResult:
     # batch that is rolled back and tried again, or refused and sent again, counts once.
     ingested: Counter[tuple[str, str]] = field(default_factory=Counter)  # (carrier, source)
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (source, reason)
+    unmapped: Counter[str] = field(default_factory=Counter)  # carrier ids, by source
 
     def record_metrics(self) -> None:
-        """Count what this committed batch brought (events ingested, scans rejected)."""
+        """Count what this committed batch brought (events ingested, scans rejected, carrier
+        ids that map to no carrier)."""
         for (carrier, source), count in self.ingested.items():
             EVENTS_INGESTED.labels(carrier=carrier, source=source).inc(count)
         for (source, reason), count in self.rejected.items():
             EVENTS_REJECTED.labels(source=source, reason=reason).inc(count)
+        for source, count in self.unmapped.items():
+            CARRIER_IDS_UNMAPPED.labels(source=source).inc(count)
 
 
 def _stored(conn: Connection, numbers: list[str]) -> dict[str, list[Any]]:
@@ -161,7 +165,7 @@ def apply_updates_in(
             # so that an older answer after a newer one cannot move the parcel back.
             row = current.get(stored.id, stored)
             events.extend(_event_rows(row.id, upd, now))
-            carrier = corrected_carrier(row.carrier, upd)
+            carrier = corrected_carrier(row.carrier, upd, result.unmapped)
             if carrier != row.carrier:
                 events.append(_correction_event(row, upd, carrier, now))
             same = replace(upd, carrier=carrier or "")
@@ -192,12 +196,15 @@ class _Changed:
             raise AttributeError(name) from None
 
 
-def corrected_carrier(stored: str | None, upd: TrackingUpdate) -> str | None:
+def corrected_carrier(
+    stored: str | None, upd: TrackingUpdate, unmapped: Counter[str]
+) -> str | None:
     """The carrier to store: parcelwatch's own codes only. An aggregator may report a corrected
     courier (Kuaidi100's auto-detection, an AfterShip slug change) and that is believed when
     it names one of our carriers; an identifier of its own (a 17TRACK numeric key, a slug, an
-    unmapped company code) is logged and counted, never stored
-    (docs/tracking-apis.md "Carrier identity")."""
+    unmapped company code) is logged and tallied in `unmapped` by source, never stored
+    (docs/tracking-apis.md "Carrier identity"). The tally reaches the metric only once the
+    batch committed (`ApplyResult.record_metrics`)."""
     given = upd.carrier
     if not given or given == stored:
         return stored
@@ -205,7 +212,7 @@ def corrected_carrier(stored: str | None, upd: TrackingUpdate) -> str | None:
         return given
     log.warning("%s: carrier id %r for %s maps to no carrier; kept %s", upd.source, given,
                 upd.tracking_number, stored)  # fmt: skip
-    CARRIER_IDS_UNMAPPED.labels(source=upd.source).inc()
+    unmapped[upd.source] += 1
     return stored
 
 

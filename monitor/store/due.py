@@ -179,7 +179,8 @@ def settle_claim(conn: Connection, claim: Claim, table: Table, due: pd.Series) -
     """Write the next due moment of each row of `claim` in `table` (`due`, by id) and clear
     its claim, in one UPDATE: each judged row is rewritten once per tick instead of twice
     (PostgreSQL writes a new version of the whole row for any update). LeaseLost as
-    `release_claim`."""
+    `release_claim`; a row deleted since the claim was taken over by nobody and has nothing
+    left to settle, so it does not count as lost."""
     held = claim.shipments if table is SHIPMENTS else claim.orders
     ids = [int(i) for i in due.index]
     moments = [m.to_pydatetime() for m in due]
@@ -197,7 +198,15 @@ def settle_claim(conn: Connection, claim: Claim, table: Table, due: pd.Series) -
             .where(among(table.c.id, rest), table.c.detect_owner == claim.owner)
             .values(detect_owner=None, detect_lease_until=func.clock_timestamp())
         ).rowcount
-    _check_held(table, claim, len(set(held) | set(ids)), done)
+    wanted = set(held) | set(ids)
+    if done != len(wanted):  # some rows were deleted meanwhile, or taken over
+        _check_held(table, claim, _still_there(conn, table, wanted), done)
+
+
+def _still_there(conn: Connection, table: Table, ids: Iterable[int]) -> int:
+    """How many of these rows exist, as the settling transaction sees them."""
+    query = select(func.count()).select_from(table).where(among(table.c.id, ids))
+    return int(conn.execute(query).scalar_one())
 
 
 def _check_held(table: Table, claim: Claim, expected: int, done: int) -> None:

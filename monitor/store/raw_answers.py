@@ -4,8 +4,14 @@ Only pushes whose signature verified and whose body parsed are kept: an unsigned
 anyone's, and keeping it would let a stranger fill the store. Every poll answer the parser
 could read is kept (it came from the API's own address, asked by us). The body is compressed
 with zlib (Chinese scan texts in JSON shrink about five times); its SHA-256 identifies it, so
-a push the carrier sends again (or an unchanged poll answer) is kept once. Rows older than
-the retention are deleted at most once an hour, by whichever write comes then.
+a push the carrier sends again (or an unchanged poll answer) is kept once.
+
+Rows older than the retention are deleted by the first write that finds one more than an hour
+past it, in that write's own transaction: whether pruning is due is read from the table itself
+(one look-up on the `received_at` index per write), not remembered by the process, so a write
+that rolls back leaves the pruning due for the next one, and replicas need not agree on when
+it last ran. While bodies keep coming, none outlives the retention by much more than an hour,
+and pruning runs about once an hour, not once per write.
 
 Each body is linked to the tracking numbers it speaks of (`carrier_answer_number`), so an
 order's evidence pack reads its parcels' bodies by index rather than by opening every body
@@ -16,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,11 +37,11 @@ C = CARRIER_ANSWERS.c
 N = CARRIER_ANSWER_NUMBERS.c
 # Tracking numbers are 6 to 40 letters and digits (SF1234567890123, EA123456789CN, JDVA...).
 _NUMBER_LIKE = re.compile(rb"[A-Za-z0-9]{6,40}")
+# How far past the retention the oldest body may get before a write prunes: at most one
+# pruning an hour, not one per write.
 PRUNE_EVERY = timedelta(hours=1)
 # Headers a signature may be in; the rest (cookies, proxies' additions) is not kept.
 SIGNATURE_HEADERS = ("sign", "aftership-hmac-sha256", "content-type", "user-agent")
-_pruned: dict[int, datetime] = {}
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -107,19 +112,23 @@ def keep_raw_in(
     conn.execute(insert, rows)
     if links:
         conn.execute(link, links)
-    if _due_for_pruning(conn.engine, now):
-        old = select(C.sha256).where(C.received_at < now - retention)
-        conn.execute(delete(CARRIER_ANSWER_NUMBERS).where(N.sha256.in_(old)))
-        conn.execute(delete(CARRIER_ANSWERS).where(C.received_at < now - retention))
+    if _due_for_pruning(conn, now - retention):
+        prune_older(conn, now - retention)
 
 
-def _due_for_pruning(engine: Engine, now: datetime) -> bool:
-    with _lock:
-        last = _pruned.get(id(engine))
-        if last is not None and now - last < PRUNE_EVERY:
-            return False
-        _pruned[id(engine)] = now
-        return True
+def _due_for_pruning(conn: Connection, cutoff: datetime) -> bool:
+    """Whether a body is more than PRUNE_EVERY past `cutoff`, as this transaction sees the
+    table: a pruning rolled back with its transaction leaves that body, so the next write
+    prunes."""
+    overdue = select(C.id).where(C.received_at < cutoff - PRUNE_EVERY).limit(1)
+    return conn.execute(overdue).first() is not None
+
+
+def prune_older(conn: Connection, cutoff: datetime) -> None:
+    """Delete the bodies received before `cutoff`, with their links to tracking numbers."""
+    old = select(C.sha256).where(C.received_at < cutoff)
+    conn.execute(delete(CARRIER_ANSWER_NUMBERS).where(N.sha256.in_(old)))
+    conn.execute(delete(CARRIER_ANSWERS).where(C.received_at < cutoff))
 
 
 def raw_answers(

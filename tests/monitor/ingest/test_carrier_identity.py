@@ -1,7 +1,8 @@
 """The stored carrier is always one of parcelwatch's codes: an aggregator's own identifier
 (a 17TRACK numeric key, an AfterShip slug, an unmapped Kuaidi100 code) never replaces it; a
 corrected courier that is one of ours does, recorded in the parcel's history, and the parcel
-is subscribed again (the new carrier may sit on another account)."""
+is subscribed again (the new carrier may sit on another account). An unmapped identifier is
+counted only once the write that met it committed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from carriers.base import CarrierEvent, TrackingUpdate
 from carriers.status import ParcelStatus
 from monitor.ingest import ingest_rows
 from monitor.ingest.files import RawRow
-from monitor.ingest.tracking import apply_updates
+from monitor.ingest.tracking import apply_updates, apply_updates_in
 from monitor.store.tables import SHIPMENTS, TRACKING_EVENTS
 from tests.support.config import make_config
 
@@ -46,14 +47,31 @@ def stored(engine: Engine) -> tuple[str, datetime | None]:
     return row.carrier, row.subscribed_at
 
 
+def unmapped_counted() -> float:
+    counter = {"source": "push"}
+    return REGISTRY.get_sample_value("parcelwatch_carrier_ids_unmapped_total", counter) or 0.0
+
+
 @pytest.mark.parametrize("foreign", ["2151", "fedex", "yuantongkuaiyun"])
 def test_an_aggregators_own_identifier_is_never_stored(parcel: Engine, foreign: str) -> None:
-    counter = {"source": "push"}
-    before = REGISTRY.get_sample_value("parcelwatch_carrier_ids_unmapped_total", counter) or 0
+    before = unmapped_counted()
     apply_updates(parcel, [answer(foreign)], NOW)
     assert stored(parcel) == ("zto", NOW - timedelta(hours=5))
-    after = REGISTRY.get_sample_value("parcelwatch_carrier_ids_unmapped_total", counter)
-    assert after == before + 1
+    assert unmapped_counted() == before + 1
+
+
+def test_an_unmapped_identifier_counts_only_once_its_write_committed(parcel: Engine) -> None:
+    before = unmapped_counted()
+    with pytest.raises(RuntimeError), parcel.begin() as conn:  # the batch fails after it
+        result = apply_updates_in(conn, [answer("2151")], NOW)
+        assert result.unmapped == {"push": 1}
+        raise RuntimeError("the rest of the batch failed")
+    assert unmapped_counted() == before  # rolled back: nothing stored, nothing counted
+    with parcel.begin() as conn:  # the same batch again (a carrier sends its push again)
+        result = apply_updates_in(conn, [answer("2151")], NOW)
+    result.record_metrics()
+    assert unmapped_counted() == before + 1
+    assert stored(parcel) == ("zto", NOW - timedelta(hours=5))
 
 
 def test_a_corrected_courier_of_ours_is_stored_with_its_history(parcel: Engine) -> None:
