@@ -243,15 +243,15 @@ def batches(
 
 
 def _lost(engine: Engine, claim: Claim) -> bool:
-    """Whether another replica holds rows of `claim` now."""
+    """Whether another replica holds (or has settled) rows of `claim` now: some of its rows
+    that still exist are no longer ours. A row deleted meanwhile is not a lost claim."""
     with engine.connect() as conn:
         for table, ids in ((SHIPMENTS, claim.shipments), (ORDERS, claim.orders)):
-            mine = conn.execute(
-                select(func.count())
-                .select_from(table)
-                .where(among(table.c.id, ids), table.c.detect_owner == claim.owner)
-            ).scalar_one()
-            if mine != len(ids):
+            mine = func.count().filter(table.c.detect_owner == claim.owner)
+            existing, held = conn.execute(
+                select(func.count(), mine).select_from(table).where(among(table.c.id, ids))
+            ).one()
+            if held < existing:
                 return True
     return False
 
@@ -354,6 +354,8 @@ def run_incremental_tick(
             except IntegrityError:
                 # An alert another replica opened for a row it took over from this batch.
                 if batch.claim is None or not _lost(engine, batch.claim):
+                    if batch.claim is not None:
+                        unclaim(engine, batch.claim)  # ours still: give it back, then fail
                     raise
                 log.warning("detection batch rolled back: claim %s was taken over",
                             batch.claim.owner)  # fmt: skip
