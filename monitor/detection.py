@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
-from sqlalchemy import Engine, and_, case, func, not_, or_, select
+from sqlalchemy import Engine, and_, case, func, not_, or_, select, union_all
 
 from alerts.model import AlertState
 from carriers.status import TERMINAL_STATUSES, ParcelStatus
@@ -40,7 +41,7 @@ from monitor.rules import (
 from monitor.rules.base import RuleContext
 from monitor.rules.incidents import TROUBLE_KINDS, incident_members
 from monitor.store.due import among, due_condition
-from monitor.store.frames import read_frame
+from monitor.store.frames import read_frame, reads_apart
 from monitor.store.health import load_health
 from monitor.store.lanes import load_lane_expectations
 from monitor.store.maintenance import stored_windows
@@ -135,10 +136,13 @@ def _open_order(few: bool = False) -> Any:
             .where(A.sales_order_id == ORD.id, A.state != AlertState.RESOLVED.value)
             .exists(),
         )
-    with_open_alert = select(A.sales_order_id).where(
+    return or_(ORD.shipped_at.is_(None), ORD.id.in_(_orders_with_open_alert()))
+
+
+def _orders_with_open_alert() -> Any:
+    return select(A.sales_order_id).where(
         A.state != AlertState.RESOLVED.value, A.sales_order_id.is_not(None)
     )
-    return or_(ORD.shipped_at.is_(None), ORD.id.in_(with_open_alert))
 
 
 def _order_columns() -> list[Any]:
@@ -146,7 +150,14 @@ def _order_columns() -> list[Any]:
 
 
 def open_orders_query() -> Any:
-    return select(*_order_columns()).where(_open_order())
+    """The unshipped orders through their partial index, then the shipped ones with an open
+    alert: as one WHERE with OR, SQLite scanned the whole order history (0.2 s at a million)."""
+    unshipped = select(*_order_columns()).where(ORD.shipped_at.is_(None))
+    alerted = select(*_order_columns()).where(
+        ORD.shipped_at.is_not(None), ORD.id.in_(_orders_with_open_alert())
+    )
+    both = union_all(unshipped, alerted).subquery("open_order")
+    return select(*both.c)
 
 
 def due_orders_query(now: datetime, ids: Sequence[int] | None = None) -> Any:
@@ -337,15 +348,31 @@ PIECE_PARCELS = 250_000
 
 
 def parcel_pieces(engine: Engine, now: datetime, size: int) -> Iterator[pd.DataFrame]:
-    """The active parcels in id ranges of `size`, at least one (maybe empty) frame."""
+    """The active parcels in id ranges of `size`, at least one (maybe empty) frame. Where the
+    store is read apart (store/frames.py `reads_apart`), the next piece is read while the
+    caller judges this one: the SQLite helper or PostgreSQL works on the other core, and the
+    full tick waits for the longer of reading and judging rather than for their sum."""
     with engine.connect() as conn:
         low, high = conn.execute(select(func.min(S.id), func.max(S.id))).one()
     if low is None:
         yield load_parcels(engine, now)
         return
-    for start in range(int(low) - 1, int(high), size):
+
+    def piece(start: int) -> pd.DataFrame:
         query = active_parcels_query(now).where(S.id > start, S.id <= start + size)
-        yield read_frame(engine, query, TIME_COLUMNS, CATEGORY_COLUMNS)
+        return read_frame(engine, query, TIME_COLUMNS, CATEGORY_COLUMNS)
+
+    starts = range(int(low) - 1, int(high), size)
+    if not reads_apart(engine):
+        yield from (piece(start) for start in starts)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parcel-piece") as reader:
+        ahead = reader.submit(piece, starts[0])
+        for start in starts[1:]:
+            current = ahead.result()
+            ahead = reader.submit(piece, start)
+            yield current
+        yield ahead.result()
 
 
 def _joined(pieces: list[pd.DataFrame]) -> pd.DataFrame:

@@ -201,6 +201,17 @@ def _read_postgresql(engine: Engine, sql: str) -> pa.Table:
     return _postgres.read(uri, sql)
 
 
+def reads_apart(engine: Engine) -> bool:
+    """Whether `read_frame` reads through a connection of its own (the SQLite helper process,
+    or a pooled ADBC connection to PostgreSQL), so that one thread may read while another
+    works. An in-memory SQLite store is seen by one connection only."""
+    url = engine.url
+    backend = url.get_backend_name()
+    return backend == "postgresql" or (
+        backend == "sqlite" and url.database not in (None, "", ":memory:")
+    )
+
+
 def read_frame(
     engine: Engine,
     statement: Select[Any] | str,
