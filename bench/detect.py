@@ -45,7 +45,7 @@ from alerts.model import AlertState, Resolution
 from alerts.payload import alert_payload
 from monitor import detection, rules
 from monitor.config import Config, DelayedHours, parse_config
-from monitor.daemon import incremental, tick
+from monitor.daemon import carrier_alerts, incremental, tick
 from monitor.daemon.incremental import reconcile, run_incremental_tick
 from monitor.daemon.tick import TickResult, run_tick, with_fingerprints
 from monitor.demo.sample import (
@@ -673,9 +673,15 @@ class Stopwatch:
             (due_rules, "parcel_due", "rules: due moments"),
             (due_rules, "order_due", "rules: due moments of orders"),
             (incremental, "write_due", "write: due moments"),
+            (detection, "incident_members", "rules: incident members"),
+            (incremental, "cell_changes", "rules: incident cells of the judged"),
+            (incremental, "write_changes", "write: incident cells"),
+            (incremental, "check_cells", "plan: incident cells checked"),
+            (carrier_alerts, "judged_incidents", "incidents: from the cells"),
+            (carrier_alerts, "plan", "incidents: lifecycle.plan"),
         ):
             self.wrap(module, name, label)
-        self.wrap(rules, "carrier_incidents", "rules: evaluate: carrier_incidents")
+        self.wrap(rules, "judge_cells", "rules: incidents over the book's cells")
         self.wrap(rules, "carrier_api_failing", "rules: evaluate: carrier_api_failing")
         for group in ("ORDER_RULES", "PARCEL_RULES"):
             original = getattr(rules, group)
@@ -751,9 +757,11 @@ def print_tick(
     title: str, wall: float, tick: TickResult, parcels: int, steps: dict[str, float]
 ) -> None:
     print(f"{title}: {wall:.2f} s wall")
-    for stage in ("read", "rules", "plan", "write"):
-        seconds = tick.timings.get(stage, float("nan"))
-        print(f"  {stage:<6} {seconds:6.2f} s  ({100 * seconds / wall:4.1f} %)")
+    for stage in ("read", "rules", "plan", "write", "incidents"):
+        if stage not in tick.timings:  # the full tick judges incidents among its rules
+            continue
+        seconds = tick.timings[stage]
+        print(f"  {stage:<9} {seconds:6.2f} s  ({100 * seconds / wall:4.1f} %)")
         inner = {k.split(": ", 1)[1]: v for k, v in steps.items() if k.startswith(stage + ": ")}
         for step, took in sorted(inner.items(), key=lambda kv: -kv[1]):
             if step.startswith("evaluate: "):

@@ -52,7 +52,7 @@ COUNTS = list(COUNT_COLUMNS)
 
 @dataclass
 class CellChanges:
-    """What one tick changes in the incident cells: the parcels whose stored row goes (their
+    """What one batch changes in the incident cells: the parcels whose stored row goes (their
     contribution changed), the rows that replace them, and the counts' change per cell."""
 
     gone: list[int] = field(default_factory=list)

@@ -50,7 +50,7 @@ __all__ = [
     "ranked",
     "with_incidents",
 ]
-# What carrier_incidents and hub_incidents read of each parcel.
+# What the carrier and hub incidents read of each parcel (monitor/rules/incidents.py).
 INCIDENT_COLUMNS = ("shipment_id", "carrier", "province", "status", "picked_up_at", "last_hub")
 
 

@@ -247,21 +247,3 @@ def judge_cells(
                               strict=True)
     }  # fmt: skip
     return incident_rows(province, hubs, first)
-
-
-def carrier_incidents(
-    ctx: RuleContext, exceptions: pd.DataFrame, baseline: pd.DataFrame | None
-) -> pd.DataFrame:
-    """`baseline`: carrier, province, picked_up, affected over the last `baseline_days`."""
-    cells = cell_counts(incident_members(ctx, exceptions))
-    return judge_cells(cells[cells["scope"] == PROVINCE], baseline, ctx.config.rules.incident)
-
-
-def hub_incidents(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame:
-    """One alert per carrier hub holding parcels (docs/rules.md "hub_incident"): among the
-    parcels in a carrier's hands whose last scan was at one hub, at least `min_parcels` in
-    all, at least `min_share` of them stalled, and at least `baseline_factor` times the stalled
-    share at the carrier's other hubs right now (a hub that stands out from its own network:
-    压货 there, not everywhere)."""
-    cells = cell_counts(incident_members(ctx, exceptions))
-    return judge_cells(cells[cells["scope"] == HUB], None, ctx.config.rules.incident)
