@@ -19,6 +19,7 @@ from monitor.detection import BaselineCache
 from monitor.rules.health import carrier_api_failing
 from monitor.store.frames import read_frame
 from monitor.store.health import load_health
+from monitor.store.incident_cells import fold_cells
 from monitor.store.tables import ALERTS
 
 A = ALERTS.c
@@ -60,5 +61,7 @@ def judge_carrier_health(engine: Engine, config: Config, now: datetime) -> Plan:
 def judge_incidents(
     engine: Engine, config: Config, now: datetime, baselines: BaselineCache | None
 ) -> Plan:
-    """The carrier and hub incidents from the incident cells, once the tick's batches are in."""
+    """The carrier and hub incidents from the incident cells, once the tick's batches are in
+    (on PostgreSQL the rows they appended folded first)."""
+    fold_cells(engine)
     return judge_kinds(engine, INCIDENTS, judged_incidents(engine, config, now, baselines), now)

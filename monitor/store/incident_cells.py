@@ -31,7 +31,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import SQLModel
 
 from monitor.store.due import among
@@ -50,12 +50,15 @@ INCIDENT_MEMBERS = Table(
     Column("stalled_since", UTCDateTime()),
     Column("delayed_since", UTCDateTime()),
 )
+# One row per cell on SQLite (a unique key, updated in place); on PostgreSQL the batches of
+# concurrent replicas append their changes as rows of their own, so that no two of them wait
+# for each other's lock on a busy cell, and the tick's keeper folds them (`fold_cells`).
 INCIDENT_CELLS = Table(
     "incident_cell",
     SQLModel.metadata,
-    Column("scope", String, primary_key=True),  # province | hub
-    Column("carrier", String, primary_key=True),
-    Column("place", String, primary_key=True),  # the province or the hub
+    Column("scope", String, nullable=False),  # province | hub
+    Column("carrier", String, nullable=False),
+    Column("place", String, nullable=False),  # the province or the hub
     Column("parcels", BigInteger, nullable=False),
     Column("stalled", BigInteger, nullable=False),
     Column("delayed", BigInteger, nullable=False),
@@ -106,11 +109,14 @@ def read_members(engine: Engine, ids: Sequence[int] | None = None) -> pd.DataFra
 
 
 def read_cells(engine: Engine) -> pd.DataFrame:
-    """Every cell's counts: one row per (scope, carrier, place)."""
+    """Every cell's counts: one row per (scope, carrier, place), the empty ones left out."""
+    sums = [func.sum(C[name]).label(name) for name in COUNT_NAMES]
+    query = select(C.scope, C.carrier, C.place, *sums).group_by(C.scope, C.carrier, C.place)
     with engine.connect() as conn:
-        rows = conn.execute(select(*(C[name] for name in CELL_NAMES))).all()
+        rows = conn.execute(query.order_by(C.scope, C.carrier, C.place)).all()
     frame = pd.DataFrame([tuple(r) for r in rows], columns=list(CELL_NAMES))
-    return frame.astype({name: "int64" for name in COUNT_NAMES})
+    frame = frame.astype({name: "int64" for name in COUNT_NAMES})
+    return frame[(frame[list(COUNT_NAMES)] != 0).any(axis=1)].reset_index(drop=True)
 
 
 def stored_firsts(engine: Engine) -> pd.DataFrame:
@@ -184,21 +190,25 @@ def replace_members(conn: Connection, gone: Sequence[int], members: pd.DataFrame
         conn.execute(insert(INCIDENT_MEMBERS), rows)
 
 
-def _upsert(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+def _cell_rows(cells: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {"scope": s, "carrier": c, "place": p} | dict(zip(COUNT_NAMES, map(int, n), strict=True))
+        for s, c, p, *n in cells.sort_values(["scope", "carrier", "place"])[list(CELL_NAMES)]
+        .itertuples(index=False)
+    ]  # fmt: skip
 
 
 def add_to_cells(conn: Connection, deltas: pd.DataFrame) -> None:
-    """Add `deltas` (CELL_NAMES, counts that may be negative) to the stored cells, in key
-    order (concurrent writers lock cells in one order), and drop the cells left empty."""
+    """Add `deltas` (CELL_NAMES, counts that may be negative) to the stored cells: appended
+    as rows of their own on PostgreSQL, added in place on SQLite (one writer), where the
+    cells left empty are dropped."""
     if deltas.empty:
         return
-    rows = [
-        {"scope": s, "carrier": c, "place": p} | dict(zip(COUNT_NAMES, map(int, n), strict=True))
-        for s, c, p, *n in deltas.sort_values(["scope", "carrier", "place"])[list(CELL_NAMES)]
-        .itertuples(index=False)
-    ]  # fmt: skip
-    statement = _upsert(conn)(INCIDENT_CELLS)
+    rows = _cell_rows(deltas)
+    if conn.dialect.name == "postgresql":
+        conn.execute(insert(INCIDENT_CELLS), rows)
+        return
+    statement = sqlite.insert(INCIDENT_CELLS)
     statement = statement.on_conflict_do_update(
         index_elements=[C.scope, C.carrier, C.place],
         set_={name: C[name] + statement.excluded[name] for name in COUNT_NAMES},
@@ -207,13 +217,27 @@ def add_to_cells(conn: Connection, deltas: pd.DataFrame) -> None:
     conn.execute(delete(INCIDENT_CELLS).where(*(C[name] == 0 for name in COUNT_NAMES)))
 
 
+def fold_cells(engine: Engine) -> int:
+    """PostgreSQL: the appended rows, one row per cell again (the empty cells dropped), in one
+    transaction that deletes exactly the rows it sums (DELETE ... RETURNING): a batch that
+    commits meanwhile keeps its rows for the next fold. Returns the rows folded away."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    with engine.begin() as conn:
+        taken = conn.execute(delete(INCIDENT_CELLS).returning(*INCIDENT_CELLS.columns)).all()
+        frame = pd.DataFrame([tuple(r) for r in taken], columns=list(CELL_NAMES))
+        summed = frame.groupby(["scope", "carrier", "place"], as_index=False)[
+            list(COUNT_NAMES)
+        ].sum()
+        kept = summed[(summed[list(COUNT_NAMES)] != 0).any(axis=1)]
+        if not kept.empty:
+            conn.execute(insert(INCIDENT_CELLS), _cell_rows(kept))
+    return len(taken) - len(kept)
+
+
 def replace_cells(conn: Connection, cells: pd.DataFrame) -> None:
     """Every cell's counts replaced by `cells` (the reconciliation's repair)."""
     conn.execute(delete(INCIDENT_CELLS))
     kept = cells[(cells[list(COUNT_NAMES)] != 0).any(axis=1)]
-    rows = [
-        {"scope": s, "carrier": c, "place": p} | dict(zip(COUNT_NAMES, map(int, n), strict=True))
-        for s, c, p, *n in kept[list(CELL_NAMES)].itertuples(index=False)
-    ]
-    if rows:
-        conn.execute(insert(INCIDENT_CELLS), rows)
+    if not kept.empty:
+        conn.execute(insert(INCIDENT_CELLS), _cell_rows(kept))

@@ -59,18 +59,25 @@ def upgrade() -> None:
                         sqlite_where=where, postgresql_where=where)  # fmt: skip
     op.create_table(
         "incident_cell",
-        sa.Column("scope", sa.String(), primary_key=True),
-        sa.Column("carrier", sa.String(), primary_key=True),
-        sa.Column("place", sa.String(), primary_key=True),
+        sa.Column("scope", sa.String(), nullable=False),
+        sa.Column("carrier", sa.String(), nullable=False),
+        sa.Column("place", sa.String(), nullable=False),
         sa.Column("parcels", sa.BigInteger(), nullable=False),
         sa.Column("stalled", sa.BigInteger(), nullable=False),
         sa.Column("delayed", sa.BigInteger(), nullable=False),
         sa.Column("affected", sa.BigInteger(), nullable=False),
     )
+    # SQLite adds to one row per cell in place (a unique key for ON CONFLICT); PostgreSQL's
+    # replicas append rows that the tick's keeper folds, so that no batch waits for another's
+    # lock on a busy cell (monitor/store/incident_cells.py).
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    op.create_index("ix_incident_cell_key", "incident_cell", ["scope", "carrier", "place"],
+                    unique=sqlite)  # fmt: skip
     op.execute("DELETE FROM detect_state WHERE key = 'context'")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incident_cell_key", table_name="incident_cell")
     op.drop_table("incident_cell")
     for name, _, _ in SINCE_INDEXES:
         op.drop_index(name, table_name="incident_member")
