@@ -201,15 +201,14 @@ def _read_postgresql(engine: Engine, sql: str) -> pa.Table:
     return _postgres.read(uri, sql)
 
 
-def reads_apart(engine: Engine) -> bool:
-    """Whether `read_frame` reads through a connection of its own (the SQLite helper process,
-    or a pooled ADBC connection to PostgreSQL), so that one thread may read while another
-    works. An in-memory SQLite store is seen by one connection only."""
+def reads_in_another_process(engine: Engine) -> bool:
+    """Whether `read_frame` has a helper process read and decode (an SQLite file), so that
+    this process may judge one piece of the book while the helper reads the next. An
+    in-memory SQLite store is seen by one connection only; PostgreSQL's rows are decoded
+    here, with the server on the same cores (measured there: 0.4 s saved of a 5.2 s
+    reconciliation for 170 MiB more)."""
     url = engine.url
-    backend = url.get_backend_name()
-    return backend == "postgresql" or (
-        backend == "sqlite" and url.database not in (None, "", ":memory:")
-    )
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
 
 
 def read_frame(
