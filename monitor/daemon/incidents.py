@@ -29,6 +29,7 @@ from monitor.rules.incidents import (
     HUB,
     PROVINCE,
     cell_counts,
+    cell_deltas,
     firing_cells,
     incident_rows,
 )
@@ -46,6 +47,7 @@ from monitor.store.incident_cells import (
 )
 
 log = logging.getLogger(__name__)
+EMPTY = normalised_members(pd.DataFrame())
 KEY = list(CELL_KEY)
 COUNTS = list(COUNT_COLUMNS)
 
@@ -57,7 +59,7 @@ class CellChanges:
 
     gone: list[int] = field(default_factory=list)
     members: pd.DataFrame = field(default_factory=lambda: normalised_members(pd.DataFrame()))
-    deltas: pd.DataFrame = field(default_factory=lambda: _summed())
+    deltas: pd.DataFrame = field(default_factory=lambda: cell_deltas(EMPTY, EMPTY))
 
 
 def _differ(old: pd.DataFrame, new: pd.DataFrame) -> pd.Index:
@@ -72,24 +74,6 @@ def _differ(old: pd.DataFrame, new: pd.DataFrame) -> pd.Index:
     return ids[~same.to_numpy(dtype=bool)]
 
 
-def count_change(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Per cell, what replacing the member rows `old` by `new` adds to the counts."""
-    added, taken = cell_counts(new)[[*KEY, *COUNTS]], cell_counts(old)[[*KEY, *COUNTS]]
-    taken[COUNTS] = -taken[COUNTS]
-    return _summed(added, taken)
-
-
-def _summed(*frames: pd.DataFrame) -> pd.DataFrame:
-    """Cell counts added up per cell, the cells left at zero dropped."""
-    parts = [f[[*KEY, *COUNTS]] for f in frames if not f.empty]
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c in COUNTS else object)
-                             for c in [*KEY, *COUNTS]})  # fmt: skip
-    summed = pd.concat(parts, ignore_index=True).groupby(KEY, as_index=False)[COUNTS].sum()
-    summed = summed.astype({c: "int64" for c in COUNTS})
-    return summed[(summed[COUNTS] != 0).any(axis=1)].reset_index(drop=True)
-
-
 def cell_changes(engine: Engine, judged: Iterable[int], members: pd.DataFrame) -> CellChanges:
     """The change from what the store says the judged parcels counted for to `members`, what
     they count for now (a judged parcel absent from it counts for nothing)."""
@@ -102,7 +86,7 @@ def cell_changes(engine: Engine, judged: Iterable[int], members: pd.DataFrame) -
     old = old[old["shipment_id"].isin(changed)]
     new = new[new["shipment_id"].isin(changed)]
     gone = [int(i) for i in changed]
-    return CellChanges(gone, new.reset_index(drop=True), count_change(old, new))
+    return CellChanges(gone, new.reset_index(drop=True), cell_deltas(old, new))
 
 
 def judged_incidents(

@@ -95,29 +95,52 @@ def earliest(a: pd.Series, b: pd.Series) -> pd.Series:
     return a.where(a.notna() & ~(b < a), b).astype(TIME)
 
 
-def _scope_rows(members: pd.DataFrame, scope: str) -> pd.DataFrame:
-    """One row per member of a cell of `scope`: its key and what it adds to the counts."""
+def _scope_rows(members: pd.DataFrame, scope: str, with_first: bool = True) -> pd.DataFrame:
+    """One row per member of a cell of `scope`: its key and what it adds to the counts (and,
+    `with_first`, its earliest trouble)."""
     place = members["province" if scope == PROVINCE else "hub"]
     rows = members.loc[place.notna().to_numpy(dtype=bool)]
     stalled = rows["stalled_since"].notna().to_numpy(dtype=bool)
     delayed = rows["delayed_since"].notna().to_numpy(dtype=bool)
     if scope == HUB:  # a hub incident counts the stalled parcels of the hub's whole flow
         parcels, delayed = np.ones(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
-        first = rows["stalled_since"]
     else:
         parcels = rows["in_hands"].to_numpy(dtype=bool)
-        first = earliest(rows["stalled_since"], rows["delayed_since"])
-    return pd.DataFrame(
-        {
-            "carrier": rows["carrier"],
-            "place": place.loc[rows.index],
-            "parcels": parcels.astype("int64"),
-            "stalled": stalled.astype("int64"),
-            "delayed": delayed.astype("int64"),
-            "affected": (stalled | delayed).astype("int64"),
-            "first": first,
-        }
-    )
+    columns: dict[str, Any] = {
+        "carrier": rows["carrier"],
+        "place": place.loc[rows.index],
+        "parcels": parcels.astype("int64"),
+        "stalled": stalled.astype("int64"),
+        "delayed": delayed.astype("int64"),
+        "affected": (stalled | delayed).astype("int64"),
+    }
+    if with_first:
+        columns["first"] = (
+            rows["stalled_since"]
+            if scope == HUB
+            else earliest(rows["stalled_since"], rows["delayed_since"])
+        )
+    return pd.DataFrame(columns)
+
+
+def cell_deltas(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Per cell (CELL_KEY), what replacing the member rows `old` by `new` adds to its counts;
+    the cells it leaves as they were are not in it. One grouping over both, without the
+    earliest trouble (a change to the counts needs none)."""
+    parts = [
+        _scope_rows(members, scope, with_first=False)
+        .assign(scope=scope)
+        .pipe(lambda rows, sign=sign: rows.assign(**{c: rows[c] * sign for c in COUNT_COLUMNS}))
+        for members, sign in ((new, 1), (old, -1))
+        for scope in SCOPES
+    ]
+    parts = [part for part in parts if not part.empty]
+    if not parts:
+        return empty_cells()[[*CELL_KEY, *COUNT_COLUMNS]]
+    rows = pd.concat(parts, ignore_index=True).astype({"carrier": object, "place": object})
+    summed = rows.groupby(list(CELL_KEY), as_index=False, sort=False)[list(COUNT_COLUMNS)].sum()
+    changed = (summed[list(COUNT_COLUMNS)] != 0).any(axis=1).to_numpy(dtype=bool)
+    return summed.loc[changed].reset_index(drop=True).astype({c: "int64" for c in COUNT_COLUMNS})
 
 
 def cell_counts(members: pd.DataFrame) -> pd.DataFrame:
