@@ -46,7 +46,12 @@
     var adopted = document.importNode(fresh, true);
     rows.replaceWith(adopted);
     rows = adopted;
-    if (total) total.textContent = rows.getAttribute("data-total");
+    if (total) {
+      var n = rows.getAttribute("data-total");
+      total.textContent = n;
+      var word = document.getElementById("total-word");
+      if (word) word.textContent = word.getAttribute(n === "1" ? "data-one" : "data-many");
+    }
     if (note && (added || gone)) {
       var parts = [];
       if (added) parts.push(say(table.getAttribute("data-new"), added));

@@ -252,6 +252,8 @@ def test_the_queue_is_live_and_works_without_javascript(shop: tuple[Engine, str]
     plain.click(f"#row-resolve-{target}")
     plain.wait_for_url(re.compile(r"kind=damaged"))
     assert plain.locator(f"tr[data-alert='{target}']").count() == 0
+    shown = int(plain.inner_text("#total"))  # "1 alert", "2 alerts"
+    assert plain.inner_text("#total-word") == ("alert" if shown == 1 else "alerts")
     state = list_alerts(engine, AlertFilter(state=None, kind="damaged"), 100)
     assert {a["id"]: a["state"] for a in state}[target] == "resolved"
     plain.context.close()
