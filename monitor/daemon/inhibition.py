@@ -70,7 +70,6 @@ ID_CHUNK = 10_000  # ids per IN list, below SQLite's limit of bound parameters
 def release_inhibited(engine: Engine, now: datetime) -> int:
     """Announce, once, what incidents that have resolved held; returns how many."""
     incident = ALERTS.alias("incident")
-    announced = 0
     with engine.begin() as conn:
         held = conn.execute(
             select(ALERTS)
@@ -92,5 +91,4 @@ def release_inhibited(engine: Engine, now: datetime) -> int:
                 extra={"released_from_incident": source}, action="uninhibited", note=f"#{source}",
             ))  # fmt: skip
         announce_all(conn, released)
-        announced = len(released)
-    return announced
+    return len(released)

@@ -13,20 +13,18 @@ PostgreSQL's and the tick's own."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from sqlalchemy import Connection, Engine, Select, func, insert, select, text
+from sqlalchemy import Connection, Engine, Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from alerts.lifecycle import Plan
 from monitor.daemon import incremental
 from monitor.daemon.incremental import reconcile, run_incremental_tick
 from monitor.daemon.tick import TickResult, apply_plan
-from monitor.store.db import make_engine
 from monitor.store.tables import ALERTS, DETECT_DIRTY, SHIPMENTS
-from tests.conftest import TABLES
 from tests.support.claims import (
     NOW,
     alert_ids,
@@ -44,17 +42,6 @@ pytestmark = pytest.mark.postgres
 CONFIG = make_config(daemon={"detect_batch_size": 7, "detect_lease_seconds": 600})
 A = ALERTS.c
 Finish = Callable[[Connection], None] | None
-
-
-@pytest.fixture
-def replicas(_postgres_engine: Engine, postgres_url: str) -> Iterator[tuple[Engine, Engine]]:
-    """The shared store, emptied, reached by two replicas' own engines."""
-    with _postgres_engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    first, second = make_engine(postgres_url), make_engine(postgres_url)
-    yield first, second
-    first.dispose()
-    second.dispose()
 
 
 class BeforeFirstApply:

@@ -1,82 +1,38 @@
 """Incremental detection shared by replicas on one PostgreSQL (docs/architecture.md "Detection
 across replicas"): concurrent ticks split the due rows on disjoint leased claims and judge
-each once, adding to the same incident cells; a replica that dies holding a claim leaves it to the others once its lease has run
-out, and its late apply is rolled back whole; the full tick never runs beside a batch; a
-lead's manual resolution sticks whoever judges the parcel next."""
+each once, adding to the same incident cells; a replica that dies holding a claim leaves it
+to the others once its lease has run out, and its late apply is rolled back whole; the full
+tick never runs beside a batch; a lead's manual resolution sticks whoever judges the parcel
+next."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, select, update
 
 from monitor.alert_queue import Action, act
 from monitor.daemon.incremental import reconcile, run_incremental_tick
 from monitor.daemon.tick import run_tick
-from monitor.ingest import ingest_rows
-from monitor.ingest.files import RawRow
-from monitor.store.db import make_engine
 from monitor.store.due import LeaseLost, claim_due, release_claim
 from monitor.store.incident_cells import read_cells
 from monitor.store.locks import shared_turn, sole_turn
-from monitor.store.tables import ALERT_HISTORY, ALERTS, ORDERS, SHIPMENTS
-from tests.conftest import TABLES
+from monitor.store.tables import ALERTS, ORDERS, SHIPMENTS
+from tests.support.claims import NOW, book, opened_per_fingerprint
 from tests.support.config import make_config
-from tests.support.lifecycle import at
 
 pytestmark = pytest.mark.postgres
-NOW = at("2026-11-19 12:00")
 A, S = ALERTS.c, SHIPMENTS.c
 CONFIG = make_config(daemon={"detect_batch_size": 7, "detect_lease_seconds": 1})
-
-
-@pytest.fixture
-def replicas(_postgres_engine: Engine, postgres_url: str) -> Iterator[tuple[Engine, Engine]]:
-    """The shared store, emptied, reached by two replicas' own engines."""
-    with _postgres_engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    first, second = make_engine(postgres_url), make_engine(postgres_url)
-    yield first, second
-    first.dispose()
-    second.dispose()
-
-
-def book(engine: Engine, parcels: int) -> None:
-    """Parcels in transit whose last scan was long ago or recent: about half are stalled."""
-    rows = [RawRow(i + 1, parcel_row(i)) for i in range(parcels)]
-    report = ingest_rows(engine, CONFIG, rows, NOW)
-    assert not report.rejected, report.rejected[:3]
-
-
-def parcel_row(i: int) -> dict[str, str]:
-    return {
-        "order_id": f"TB{i}", "platform": "taobao", "warehouse": "hz1", "province": "江苏",
-        "paid_at": "2026-11-16 09:00", "carrier": "zto", "tracking_number": f"73{i:05d}",
-        "shipped_at": "2026-11-16 12:00", "picked_up_at": "2026-11-16 15:00",
-        "status": "in_transit",
-        "last_event_at": "2026-11-17 06:00" if i % 2 else "2026-11-19 11:00",
-    }  # fmt: skip
-
-
-def opened_per_fingerprint(engine: Engine) -> dict[str, int]:
-    query = (
-        select(A.fingerprint, func.count())
-        .select_from(ALERT_HISTORY.join(ALERTS, ALERTS.c.id == ALERT_HISTORY.c.alert_id))
-        .where(ALERT_HISTORY.c.action == "opened")
-        .group_by(A.fingerprint)
-    )
-    with engine.connect() as conn:
-        return {str(f): int(n) for f, n in conn.execute(query)}
 
 
 def test_concurrent_ticks_split_the_due_rows_and_judge_each_once(
     replicas: tuple[Engine, Engine],
 ) -> None:
     first = replicas[0]
-    book(first, 120)
+    book(first, CONFIG, 0, 120)
     results: list[object] = []
     barrier = threading.Barrier(2)
 
@@ -111,7 +67,7 @@ def test_a_dead_replicas_claim_is_taken_over_after_its_lease(
     replicas: tuple[Engine, Engine],
 ) -> None:
     first, second = replicas
-    book(first, 10)
+    book(first, CONFIG, 0, 10)
     dead = claim_due(first, NOW, "dead:1:x", lease_seconds=600, limit=4)
     assert len(dead.shipments) == 4
     early = run_incremental_tick(second, CONFIG, NOW)
@@ -148,7 +104,7 @@ def test_the_full_tick_and_the_batches_take_turns(replicas: tuple[Engine, Engine
 
 def test_a_manual_resolution_sticks_whoever_judges_next(replicas: tuple[Engine, Engine]) -> None:
     first, second = replicas
-    book(first, 6)
+    book(first, CONFIG, 0, 6)
     run_incremental_tick(first, CONFIG, NOW)
     with first.connect() as conn:
         alert_id, shipment_id = conn.execute(

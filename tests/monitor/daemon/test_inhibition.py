@@ -117,6 +117,23 @@ def test_a_crash_in_the_middle_of_a_release_releases_everything_once_later(
     assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=8)) == 0
 
 
+def test_a_release_larger_than_one_id_list_clears_and_announces_each_member_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.daemon import inhibition
+
+    book(engine, 30)
+    run_tick(engine, CONFIG, NOW)
+    with engine.begin() as conn:
+        conn.execute(update(SHIPMENTS).where(SHIPMENTS.c.order_id.not_in(["Z0", "Z1"]))
+                     .values(status="delivered", delivered_at=NOW))  # fmt: skip
+    run_tick(engine, CONFIG, NOW + timedelta(minutes=5))  # the incident resolves
+    monkeypatch.setattr(inhibition, "ID_CHUNK", 1)  # every member in a list of its own
+    assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=6)) == 2
+    assert [w for _, w in notified(engine) if w == "uninhibited"] == ["uninhibited"] * 2
+    assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=7)) == 0
+
+
 def test_the_queue_shows_an_incidents_members_under_it(engine: Engine) -> None:
     """The incident's row links to the alerts it holds; each member links back to it."""
     book(engine, 30)
