@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
@@ -32,6 +33,7 @@ from monitor.rules.incidents import (
     cell_deltas,
     firing_cells,
     incident_rows,
+    summed_counts,
 )
 from monitor.store.due import Marks
 from monitor.store.incident_cells import (
@@ -123,14 +125,22 @@ def write_changes(conn: Connection, changes: CellChanges) -> None:
 
 @dataclass
 class CellCheck:
-    """The reconciliation's view of the cells: the member rows the store should hold (the
-    full tick's, except for parcels changed since the incremental tick, kept as stored: their
-    own tick comes next), the cells whose stored counts or earliest trouble differ from them,
-    and the fingerprints of incidents about cells those changed parcels count in."""
+    """The reconciliation's view of the cells: what the full tick found every parcel counts
+    for (`book`), the rows of it that changed since the incremental tick (`changed`: their
+    member rows count as stored, `as_stored`, until their own tick, which comes next), the
+    cells whose stored counts or earliest trouble differ from that, and the fingerprints of
+    incidents about cells those changed parcels count in."""
 
-    expected: pd.DataFrame
+    book: pd.DataFrame
+    changed: np.ndarray
+    as_stored: pd.DataFrame
     drifted: pd.DataFrame
     pending: set[str]
+
+    def expected(self) -> pd.DataFrame:
+        """The member rows the store should hold (normalised_members)."""
+        truth = normalised_members(self.book.loc[~self.changed])
+        return pd.concat([truth, self.as_stored], ignore_index=True)
 
 
 def _subjects(members: pd.DataFrame) -> set[str]:
@@ -147,13 +157,13 @@ def _subjects(members: pd.DataFrame) -> set[str]:
 def check_cells(engine: Engine, book: pd.DataFrame, pending: Marks) -> CellCheck:
     """Compare the stored cells with what the full tick's members (`book`) make of them. The
     parcels no incremental tick has judged as they are now (`pending`: marked by a writer
-    since, or due and not yet judged) count as stored."""
-    truth = normalised_members(book)
+    since, or due and not yet judged) count as stored. The book is counted as the rules left
+    it, not normalised: a million rows of Python strings would double the tick's memory."""
     waiting = pending.shipments
-    changed = truth["shipment_id"].isin(waiting)
-    as_stored = read_members(engine, sorted(waiting)) if waiting else truth[:0]
-    expected = pd.concat([truth[~changed], as_stored], ignore_index=True)
-    want = cell_counts(expected)
+    changed = book["shipment_id"].isin(waiting).to_numpy(dtype=bool)
+    as_stored = read_members(engine, sorted(waiting)) if waiting else EMPTY
+    judged = book.loc[~changed] if changed.any() else book
+    want = summed_counts(cell_counts(judged), cell_counts(as_stored))
     have = read_cells(engine).merge(stored_firsts(engine), on=KEY, how="left")
     both = want.merge(have, on=KEY, how="outer", suffixes=("", "_stored"))
     differs = pd.Series(False, index=both.index)
@@ -162,19 +172,19 @@ def check_cells(engine: Engine, book: pd.DataFrame, pending: Marks) -> CellCheck
         if name != "first":
             a, b = a.fillna(0), b.fillna(0)
         differs |= ~((a == b).fillna(False) | (a.isna() & b.isna()))
-    held = _subjects(truth[changed]) | _subjects(as_stored)
-    return CellCheck(expected, both.loc[differs.to_numpy(dtype=bool)], held)
+    held = _subjects(normalised_members(book.loc[changed])) | _subjects(as_stored)
+    return CellCheck(book, changed, as_stored, both.loc[differs.to_numpy(dtype=bool)], held)
 
 
 def repair_cells(engine: Engine, check: CellCheck) -> int:
     """Make the stored members and cells what the check expected; returns the member rows
     rewritten. Reads every stored row: only when a cell has drifted."""
-    stored = read_members(engine)
-    changed = _differ(stored, check.expected)
-    rows = check.expected[check.expected["shipment_id"].isin(changed)]
+    stored, expected = read_members(engine), check.expected()
+    changed = _differ(stored, expected)
+    rows = expected[expected["shipment_id"].isin(changed)]
     with engine.begin() as conn:
         replace_members(conn, [int(i) for i in changed], rows)
-        replace_cells(conn, cell_counts(check.expected))
+        replace_cells(conn, cell_counts(expected))
     return len(changed)
 
 

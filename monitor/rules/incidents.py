@@ -90,14 +90,8 @@ def incident_members(ctx: RuleContext, exceptions: pd.DataFrame) -> pd.DataFrame
     return members.loc[keep].reset_index(drop=True)
 
 
-def earliest(a: pd.Series, b: pd.Series) -> pd.Series:
-    """The earlier of two moments per row, NaT only where both are."""
-    return a.where(a.notna() & ~(b < a), b).astype(TIME)
-
-
-def _scope_rows(members: pd.DataFrame, scope: str, with_first: bool = True) -> pd.DataFrame:
-    """One row per member of a cell of `scope`: its key and what it adds to the counts (and,
-    `with_first`, its earliest trouble)."""
+def _scope_rows(members: pd.DataFrame, scope: str) -> pd.DataFrame:
+    """One row per member of a cell of `scope`: its key and what it adds to the counts."""
     place = members["province" if scope == PROVINCE else "hub"]
     rows = members.loc[place.notna().to_numpy(dtype=bool)]
     stalled = rows["stalled_since"].notna().to_numpy(dtype=bool)
@@ -106,21 +100,16 @@ def _scope_rows(members: pd.DataFrame, scope: str, with_first: bool = True) -> p
         parcels, delayed = np.ones(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
     else:
         parcels = rows["in_hands"].to_numpy(dtype=bool)
-    columns: dict[str, Any] = {
-        "carrier": rows["carrier"],
-        "place": place.loc[rows.index],
-        "parcels": parcels.astype("int64"),
-        "stalled": stalled.astype("int64"),
-        "delayed": delayed.astype("int64"),
-        "affected": (stalled | delayed).astype("int64"),
-    }
-    if with_first:
-        columns["first"] = (
-            rows["stalled_since"]
-            if scope == HUB
-            else earliest(rows["stalled_since"], rows["delayed_since"])
-        )
-    return pd.DataFrame(columns)
+    return pd.DataFrame(
+        {
+            "carrier": rows["carrier"],
+            "place": place.loc[rows.index],
+            "parcels": parcels.astype("int64"),
+            "stalled": stalled.astype("int64"),
+            "delayed": delayed.astype("int64"),
+            "affected": (stalled | delayed).astype("int64"),
+        }
+    )
 
 
 def cell_deltas(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -128,7 +117,7 @@ def cell_deltas(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     the cells it leaves as they were are not in it. One grouping over both, without the
     earliest trouble (a change to the counts needs none)."""
     parts = [
-        _scope_rows(members, scope, with_first=False)
+        _scope_rows(members, scope)
         .assign(scope=scope)
         .pipe(lambda rows, sign=sign: rows.assign(**{c: rows[c] * sign for c in COUNT_COLUMNS}))
         for members, sign in ((new, 1), (old, -1))
@@ -145,19 +134,92 @@ def cell_deltas(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
 
 def cell_counts(members: pd.DataFrame) -> pd.DataFrame:
     """Per cell (CELL_KEY): its parcels, stalled, delayed and affected (stalled or delayed)
-    members, and `first`, its earliest trouble (NaT if none)."""
-    parts = []
-    for scope in SCOPES:
-        rows = _scope_rows(members, scope)
-        if rows.empty:
-            continue
-        grouped = rows.groupby(["carrier", "place"], observed=True)
-        counts = grouped[list(COUNT_COLUMNS)].sum().join(grouped["first"].min())
-        parts.append(counts.reset_index().assign(scope=scope))
+    members, and `first`, its earliest trouble (NaT if none). Grouped on integer codes, not
+    through a grouped frame: the full tick asks this for every parcel of the book, and the
+    frames a groupby builds from a million rows cost more memory than the rest of the tick
+    holds (docs/architecture.md "Incident cells")."""
+    parts = [cells for scope in SCOPES if not (cells := _counted(members, scope)).empty]
     if not parts:
         return empty_cells()
-    cells = pd.concat(parts, ignore_index=True).astype({"carrier": object, "place": object})
+    cells = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return cells[[*CELL_KEY, *COUNT_COLUMNS, "first"]]
+
+
+_NAT = np.iinfo(np.int64).min
+_LAST = np.iinfo(np.int64).max  # stands for "no trouble" while taking minimums
+
+
+def _micros(moments: pd.Series) -> np.ndarray:
+    """Microseconds since the epoch, the int64 minimum for NaT."""
+    if moments.dtype != TIME:
+        moments = pd.to_datetime(moments, utc=True).astype(TIME)
+    return np.asarray(moments.array.asi8)
+
+
+def _dense(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of `key` (integers in [0, span)) in order, and each row's position
+    among them: np.unique's answer without its sort, when the span is not much larger than
+    the rows."""
+    if span > 4 * len(key) + 1024:
+        return np.unique(key, return_inverse=True)
+    cells = np.flatnonzero(np.bincount(key, minlength=span))
+    position = np.empty(span, dtype=np.int64)
+    position[cells] = np.arange(len(cells))
+    return cells, position[key]
+
+
+def _counted(members: pd.DataFrame, scope: str) -> pd.DataFrame:
+    """cell_counts for the cells of one scope, sorted by carrier and place."""
+    place = members["province" if scope == PROVINCE else "hub"]
+    keep = (place.notna() & members["carrier"].notna()).to_numpy(dtype=bool)
+    if not keep.any():
+        return empty_cells()
+    stalled_at = _micros(members["stalled_since"])[keep]
+    delayed_at = _micros(members["delayed_since"])[keep]
+    stalled, delayed = stalled_at != _NAT, delayed_at != _NAT
+    first = np.where(stalled, stalled_at, _LAST)
+    if scope == HUB:  # a hub incident counts the stalled parcels of the hub's whole flow
+        parcels, delayed = np.ones(len(stalled), dtype=bool), np.zeros(len(stalled), dtype=bool)
+    else:
+        parcels = members["in_hands"].to_numpy(dtype=bool)[keep]
+        first = np.minimum(first, np.where(delayed, delayed_at, _LAST))
+    carrier_codes, carriers = pd.factorize(members["carrier"].loc[keep])
+    place_codes, places = pd.factorize(place.loc[keep])
+    key = carrier_codes.astype(np.int64) * len(places) + place_codes
+    cells, row_cell = _dense(key, len(carriers) * len(places))
+    earliest_first = np.full(len(cells), _LAST, dtype=np.int64)
+    np.minimum.at(earliest_first, row_cell, first)
+    earliest_first[earliest_first == _LAST] = _NAT
+
+    def count(where: np.ndarray) -> np.ndarray:
+        return np.bincount(row_cell[where], minlength=len(cells)).astype("int64")
+
+    moments = pd.Series(earliest_first.view("datetime64[us]")).dt.tz_localize("UTC")
+    return pd.DataFrame(
+        {
+            "scope": scope,
+            "carrier": pd.Series(
+                np.asarray(carriers, dtype=object)[cells // len(places)], dtype=object
+            ),
+            "place": pd.Series(np.asarray(places, dtype=object)[cells % len(places)], dtype=object),
+            "parcels": count(parcels),
+            "stalled": count(stalled),
+            "delayed": count(delayed),
+            "affected": count(stalled | delayed),
+            "first": moments,
+        }
+    ).sort_values(["carrier", "place"], ignore_index=True)
+
+
+def summed_counts(*parts: pd.DataFrame) -> pd.DataFrame:
+    """The cell_counts of several sets of members, from the counts of each: summed per cell,
+    the earliest `first` of them."""
+    parts = tuple(part for part in parts if not part.empty)
+    if len(parts) < 2:
+        return parts[0] if parts else empty_cells()
+    grouped = pd.concat(parts, ignore_index=True).groupby(list(CELL_KEY), sort=False)
+    cells = grouped[list(COUNT_COLUMNS)].sum().join(grouped["first"].min()).reset_index()
+    return cells.sort_values(list(CELL_KEY), ignore_index=True)
 
 
 def empty_cells() -> pd.DataFrame:
