@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from alerts.lifecycle import Plan, plan
@@ -179,23 +179,22 @@ def _subject_alerts(
             A.shipment_id.in_(select(SHIPMENTS.c.id).where(due_condition(SHIPMENTS, now))),
             A.sales_order_id.in_(select(ORDERS.c.id).where(due_condition(ORDERS, now))),
         )
-    columns = [A.fingerprint, A.since, A.kind, A.shipment_id, A.sales_order_id]
-    open_alerts = read_frame(
+    is_open = A.state != AlertState.RESOLVED.value
+    is_manual = A.resolution == Resolution.MANUAL.value
+    # One read for both (each read costs its own pass over the due rows' subquery).
+    alerts = read_frame(
         engine,
-        select(A.id, A.severity, *columns).where(A.state != AlertState.RESOLVED.value, subjects),
+        select(A.id, A.severity, A.fingerprint, A.since, A.kind, A.shipment_id,
+               A.sales_order_id, case((is_open, 1), else_=0).label("open"),
+               case((is_manual, 1), else_=0).label("manual"))  # never NULL, as bare terms are
+        .where(or_(is_open, is_manual), subjects),
         ["since"],
-    )
-    manual = read_frame(
-        engine,
-        select(*columns).where(A.resolution == Resolution.MANUAL.value, subjects),
-        ["since"],
-    )
-
-    def mine(frame: pd.DataFrame) -> pd.Series:
-        return frame["shipment_id"].isin(parcels) | frame["sales_order_id"].isin(orders)
-
-    open_alerts = open_alerts.loc[mine(open_alerts)]
-    manual = manual.loc[mine(manual), ["fingerprint", "since"]].drop_duplicates()
+    )  # fmt: skip
+    mine = alerts["shipment_id"].isin(parcels) | alerts["sales_order_id"].isin(orders)
+    alerts = alerts.loc[mine.to_numpy(dtype=bool)]
+    open_alerts = alerts.loc[alerts["open"].astype(bool).to_numpy(dtype=bool)]
+    manual = alerts.loc[alerts["manual"].astype(bool).to_numpy(dtype=bool)]
+    manual = manual[["fingerprint", "since"]].drop_duplicates()
     return open_alerts[["id", "fingerprint", "kind", "severity", "since"]], manual
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, func, select, update
 
+from monitor.alert_queue import Action, act
 from monitor.clock import QUIET
 from monitor.daemon.incremental import reconcile, run_full_tick, run_incremental_tick
 from monitor.daemon.tick import run_tick
@@ -55,6 +56,26 @@ def test_a_tick_reads_only_what_is_due_or_changed(engine: Engine) -> None:
     stale = run_incremental_tick(engine, CONFIG, at("2026-11-21 06:00"))
     assert stale.parcels == 1 and stale.opened == 0  # not stalled: scanned at 11-19 16:30
     assert _due(engine) == [at("2026-11-21 16:30")]
+
+
+def test_a_lead_s_resolution_sticks_when_the_parcel_is_judged_again(engine: Engine) -> None:
+    """The tick reads a judged subject's open and manually resolved alerts in one query: the
+    resolved one keeps its condition from opening again, and another kind still opens."""
+    in_transit(engine, at("2026-11-19 12:00"), "2026-11-19 06:00")
+    run_incremental_tick(engine, CONFIG, at("2026-11-19 12:00"))
+    run_incremental_tick(engine, CONFIG, at("2026-11-19 15:00"))  # late: opens `delayed`
+    [alert] = alerts(engine, state="active")
+    act(engine, alert["id"], Action.RESOLVE, "lead", at("2026-11-19 15:10"), note="called")
+    later = at("2026-11-19 17:00")
+    in_transit(engine, later, "2026-11-19 16:30")  # a scan: judged again, still late
+    again = run_incremental_tick(engine, CONFIG, later)
+    assert again.parcels == 1 and again.opened == 0
+    assert alerts(engine, state="active") == []
+    stalled = run_incremental_tick(engine, CONFIG, at("2026-11-21 16:30"))  # a new kind opens
+    assert stalled.opened == 1
+    [opened] = alerts(engine, state="active")
+    assert opened["kind"] == "stalled"
+    assert reconcile(engine, CONFIG, at("2026-11-21 16:35")).differences == 0
 
 
 def test_a_config_change_makes_every_judged_row_due(engine: Engine) -> None:
