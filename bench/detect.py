@@ -658,7 +658,7 @@ class Stopwatch:
             (detection, "evaluate", "rules: evaluate"),
             (detection, "with_their_orders", "rules: orders of shared parcels"),
             (tick, "with_fingerprints", "rules: fingerprints"),
-            (tick, "_current_alerts", "plan: read open alerts"),
+            (tick, "alerts_to_plan", "plan: read open alerts"),
             (tick, "plan", "plan: lifecycle.plan"),
             (tick, "_alert_rows", "write: alert rows from the frame"),
             (tick, "alert_payload", "write: outbox payloads"),

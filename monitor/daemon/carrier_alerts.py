@@ -8,16 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from alerts.lifecycle import Plan, plan
-from alerts.model import AlertKind, AlertState, Resolution
+from alerts.model import AlertKind
 from monitor.config import Config
 from monitor.daemon.incidents import judged_incidents
-from monitor.daemon.tick import apply_plan, with_fingerprints
+from monitor.daemon.tick import alerts_to_plan, apply_plan, with_fingerprints
 from monitor.detection import BaselineCache
 from monitor.rules.health import carrier_api_failing
-from monitor.store.frames import read_frame
 from monitor.store.health import load_health
 from monitor.store.incident_cells import fold_cells
 from monitor.store.tables import ALERTS
@@ -31,20 +30,7 @@ def judge_kinds(
     engine: Engine, kinds: tuple[str, ...], exceptions: pd.DataFrame, now: datetime
 ) -> Plan:
     """Bring every alert of carrier-level `kinds` in line with `exceptions`."""
-    open_alerts = read_frame(
-        engine,
-        select(A.id, A.fingerprint, A.kind, A.severity, A.since).where(
-            A.state != AlertState.RESOLVED.value, A.kind.in_(kinds)
-        ),
-        ["since"],
-    )
-    manual = read_frame(
-        engine,
-        select(A.fingerprint, A.since).where(
-            A.resolution == Resolution.MANUAL.value, A.kind.in_(kinds)
-        ),
-        ["since"],
-    ).drop_duplicates()
+    open_alerts, manual = alerts_to_plan(engine, A.kind.in_(kinds))
     changes = plan(with_fingerprints(exceptions), open_alerts, manual)
     apply_plan(engine, changes, now)
     return changes

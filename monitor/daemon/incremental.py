@@ -28,11 +28,10 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, case, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from alerts.lifecycle import Plan, plan
-from alerts.model import AlertState, Resolution
 from monitor.config import Config
 from monitor.daemon.carrier_alerts import API_FAILING, judge_carrier_health, judge_incidents
 from monitor.daemon.escalation import escalate
@@ -47,6 +46,7 @@ from monitor.daemon.incidents import (
 from monitor.daemon.inhibition import release_inhibited
 from monitor.daemon.tick import (
     TickResult,
+    alerts_to_plan,
     apply_plan,
     count_changes,
     run_tick,
@@ -80,7 +80,6 @@ from monitor.store.due import (
     write_due,
     write_state,
 )
-from monitor.store.frames import read_frame
 from monitor.store.lanes import load_lane_expectations
 from monitor.store.locks import first_turn, shared_turn, sole_turn
 from monitor.store.silences import release_ended
@@ -179,22 +178,11 @@ def _subject_alerts(
             A.shipment_id.in_(select(SHIPMENTS.c.id).where(due_condition(SHIPMENTS, now))),
             A.sales_order_id.in_(select(ORDERS.c.id).where(due_condition(ORDERS, now))),
         )
-    is_open = A.state != AlertState.RESOLVED.value
-    is_manual = A.resolution == Resolution.MANUAL.value
-    # One read for both (each read costs its own pass over the due rows' subquery).
-    alerts = read_frame(
-        engine,
-        select(A.id, A.severity, A.fingerprint, A.since, A.kind, A.shipment_id,
-               A.sales_order_id, case((is_open, 1), else_=0).label("open"),
-               case((is_manual, 1), else_=0).label("manual"))  # never NULL, as bare terms are
-        .where(or_(is_open, is_manual), subjects),
-        ["since"],
-    )  # fmt: skip
-    mine = alerts["shipment_id"].isin(parcels) | alerts["sales_order_id"].isin(orders)
-    alerts = alerts.loc[mine.to_numpy(dtype=bool)]
-    open_alerts = alerts.loc[alerts["open"].astype(bool).to_numpy(dtype=bool)]
-    manual = alerts.loc[alerts["manual"].astype(bool).to_numpy(dtype=bool)]
-    manual = manual[["fingerprint", "since"]].drop_duplicates()
+
+    def mine(alerts: pd.DataFrame) -> pd.Series:
+        return alerts["shipment_id"].isin(parcels) | alerts["sales_order_id"].isin(orders)
+
+    open_alerts, manual = alerts_to_plan(engine, subjects, mine)
     return open_alerts[["id", "fingerprint", "kind", "severity", "since"]], manual
 
 

@@ -15,7 +15,18 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, bindparam, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from alerts.lifecycle import Plan, plan
 from alerts.model import AlertState, Resolution, fingerprint
@@ -82,20 +93,33 @@ class TickResult:
     differences: int = 0
 
 
-def _current_alerts(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
-    open_alerts = read_frame(
-        engine,
-        select(
-            A.id, A.fingerprint, A.kind, A.severity, A.since, A.shipment_id, A.sales_order_id
-        ).where(A.state != AlertState.RESOLVED.value),
-        ["since"],
+def alerts_to_plan(
+    engine: Engine,
+    where: ColumnElement[bool] | None = None,
+    keep: Callable[[pd.DataFrame], pd.Series] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What `plan` compares detections with, among the alerts `where` selects (all without):
+    the open ones (id, fingerprint, kind, severity, since, shipment_id, sales_order_id) and
+    the manually resolved ones' (fingerprint, since), in one read. `keep` narrows the rows
+    read (a boolean Series) before they are split."""
+    is_open = A.state != AlertState.RESOLVED.value
+    is_manual = A.resolution == Resolution.MANUAL.value
+    query = select(
+        A.id, A.fingerprint, A.kind, A.severity, A.since, A.shipment_id, A.sales_order_id,
+        case((is_open, 1), else_=0).label("is_open"),  # never NULL, as the bare terms are
+        case((is_manual, 1), else_=0).label("is_manual"),
+    ).where(or_(is_open, is_manual))  # fmt: skip
+    if where is not None:
+        query = query.where(where)
+    alerts = read_frame(engine, query, ["since"])
+    if keep is not None:
+        alerts = alerts.loc[keep(alerts).to_numpy(dtype=bool)]
+    open_alerts = alerts.loc[alerts["is_open"].astype(bool).to_numpy(dtype=bool)]
+    manual = alerts.loc[alerts["is_manual"].astype(bool).to_numpy(dtype=bool)]
+    return (
+        open_alerts.drop(columns=["is_open", "is_manual"]).reset_index(drop=True),
+        manual[["fingerprint", "since"]].drop_duplicates().reset_index(drop=True),
     )
-    manual = read_frame(
-        engine,
-        select(A.fingerprint, A.since).where(A.resolution == Resolution.MANUAL.value),
-        ["since"],
-    ).drop_duplicates()
-    return open_alerts, manual
 
 
 def run_tick(
@@ -123,7 +147,7 @@ def run_tick(
     result.exceptions = len(exceptions)
     result.timings["rules"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    open_alerts, manual = _current_alerts(engine)
+    open_alerts, manual = alerts_to_plan(engine)
     changes = plan(exceptions, open_alerts, manual)
     if review is not None:
         review(changes, open_alerts)
@@ -162,6 +186,8 @@ def apply_plan(
     """The plan in one transaction; `finish` writes more in the same one (an incremental
     tick's due moments and the changed-set marks it judged, so that a crash leaves both or
     neither)."""
+    if finish is None and not changes.changes:
+        return  # nothing to write: no transaction either (the keeper's quiet ticks)
     stamp = int(now.timestamp() * 1_000_000)
     history: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
