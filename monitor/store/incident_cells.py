@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlmodel import SQLModel
 
-from monitor.store.due import among
+from monitor.store.due import in_ids
 from monitor.store.frames import read_frame
 from monitor.store.types import UTCDateTime
 
@@ -158,15 +158,14 @@ def first_trouble(engine: Engine, scope: str, carrier: str, place: str) -> pd.Ti
 
 
 def _id_terms(dialect: str, ids: Sequence[int]) -> Iterable[Any]:
-    """WHERE terms that together name `ids`: one literal array on PostgreSQL, IN lists of
-    ID_CHUNK bound ids on SQLite (below its limit of bound parameters)."""
-    if not ids:
-        return
+    """WHERE terms that together name `ids`: one literal on PostgreSQL, literals of ID_CHUNK
+    ids on SQLite (store/due.py `in_ids`), so that no statement grows without bound."""
     if dialect == "postgresql":
-        yield among(M.shipment_id, ids)
+        if ids:
+            yield in_ids(dialect, M.shipment_id, ids)
         return
     for start in range(0, len(ids), ID_CHUNK):
-        yield M.shipment_id.in_([int(i) for i in ids[start : start + ID_CHUNK]])
+        yield in_ids(dialect, M.shipment_id, ids[start : start + ID_CHUNK])
 
 
 def _member_rows(members: pd.DataFrame) -> list[dict[str, Any]]:
