@@ -55,7 +55,7 @@ INCIDENT_COLUMNS = ("shipment_id", "carrier", "province", "status", "picked_up_a
 
 
 def evaluate(
-    parcels: pd.DataFrame,
+    parcels: pd.DataFrame | None,
     now: datetime | pd.Timestamp,
     config: Config,
     incident_baseline: pd.DataFrame | None = None,
@@ -66,21 +66,23 @@ def evaluate(
 ) -> pd.DataFrame:
     """`incidents=False` leaves out the carrier-wide groupings (carrier and hub incidents),
     which need every parcel of the book: an incremental tick judges only some
-    (docs/architecture.md "Incremental detection")."""
+    (docs/architecture.md "Incremental detection"). `parcels=None`: the order rules (and
+    carrier health) alone, which the full tick judges while its first parcels are read."""
     moment = pd.Timestamp(now)
     if moment.tzinfo is None:
         raise ValueError("`now` must be timezone-aware")
-    ctx = RuleContext(parcels, moment.tz_convert("UTC"), config, lane_expectations)
+    utc = moment.tz_convert("UTC")
+    ctx = None if parcels is None else RuleContext(parcels, utc, config, lane_expectations)
     frames: list[pd.DataFrame] = []
-    rules = [(rule, ctx) for rule in PARCEL_RULES]
+    rules = [] if ctx is None else [(rule, ctx) for rule in PARCEL_RULES]
     if orders is not None and not orders.empty:
-        order_ctx = RuleContext(orders, ctx.now, config)
+        order_ctx = RuleContext(orders, utc, config)
         rules = [(rule, order_ctx) for rule in ORDER_RULES] + rules
     for rule, context in rules:
         result = rule(context)
         frames.extend(result if isinstance(result, list) else [result])
     frames.append(
-        carrier_api_failing(carrier_health, ctx.now, config.rules.carrier_api_failing_minutes)
+        carrier_api_failing(carrier_health, utc, config.rules.carrier_api_failing_minutes)
     )
     frames = [f for f in frames if not f.empty]
     if not frames:
@@ -90,7 +92,7 @@ def evaluate(
     exceptions = exceptions.drop_duplicates(
         ["kind", "shipment_id", "sales_order_id", "carrier"], keep="first"
     )
-    if incidents:
+    if incidents and ctx is not None:
         exceptions = with_incidents(ctx, exceptions, incident_baseline)
     return ranked(exceptions)
 
