@@ -4,9 +4,12 @@ tests/support/parcels.py."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pytest
 from sqlalchemy import Engine
 
 from monitor.detection import detect, load_orders, load_parcels
@@ -76,3 +79,32 @@ def test_the_full_tick_read_piece_by_piece_finds_what_one_read_finds(
     whole = found(10**6)
     assert {row[0] for row in whole} >= {"carrier_incident", "stalled", "delayed"}
     assert found(7) == whole
+
+
+def test_a_tick_failing_mid_book_leaves_no_reading_thread(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full tick reads the next piece of parcels while it judges one; when judging
+    fails, leaving detect waits for that read and ends the reading thread."""
+    import monitor.detection as detection
+
+    rows = [RawRow(i, {"order_id": f"P{i}", "platform": "taobao", "warehouse": "hz1",
+                       "paid_at": "2026-11-24 10:00", "carrier": "zto",
+                       "tracking_number": f"70{i:05d}", "shipped_at": "2026-11-24 12:00",
+                       "province": "江苏"}) for i in range(1, 7)]  # fmt: skip
+    assert not ingest_rows(sqlite_engine, CONFIG, rows, at("2026-11-24 12:30")).rejected
+    judged = []
+
+    def fails_on_the_second(frame: pd.DataFrame | None, *args: Any, **kwargs: Any) -> Any:
+        if frame is not None:
+            judged.append(len(frame))
+            if len(judged) == 2:
+                raise RuntimeError("judging failed")
+        return real(frame, *args, **kwargs)
+
+    real = detection.evaluate
+    monkeypatch.setattr(detection, "evaluate", fails_on_the_second)
+    with pytest.raises(RuntimeError, match="judging failed"):
+        detect(sqlite_engine, CONFIG, at("2026-11-24 16:00"), piece=2)
+    assert judged == [2, 2]
+    assert not [t for t in threading.enumerate() if t.name.startswith("parcel-piece")]

@@ -89,17 +89,23 @@ def test_a_silence_ending_under_an_open_incident_announces_nothing(engine: Engin
     assert [k for k, _ in notified(engine)] == ["carrier_incident"]
 
 
-def test_a_crash_in_the_middle_of_a_release_releases_everything_once_later(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from monitor.daemon import inhibition
-
+def _incident_resolved(engine: Engine) -> None:
+    """A carrier incident holding two members opens, then resolves as its parcels arrive:
+    its members wait to be released."""
     book(engine, 30)
     run_tick(engine, CONFIG, NOW)
     with engine.begin() as conn:
         conn.execute(update(SHIPMENTS).where(SHIPMENTS.c.order_id.not_in(["Z0", "Z1"]))
                      .values(status="delivered", delivered_at=NOW))  # fmt: skip
     run_tick(engine, CONFIG, NOW + timedelta(minutes=5))  # the incident resolves
+
+
+def test_a_crash_in_the_middle_of_a_release_releases_everything_once_later(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.daemon import inhibition
+
+    _incident_resolved(engine)
     real, calls = inhibition.announcement, [0]
 
     def dies_on_the_second(*args: Any, **kwargs: Any) -> Any:
@@ -122,12 +128,7 @@ def test_a_release_larger_than_one_id_list_clears_and_announces_each_member_once
 ) -> None:
     from monitor.daemon import inhibition
 
-    book(engine, 30)
-    run_tick(engine, CONFIG, NOW)
-    with engine.begin() as conn:
-        conn.execute(update(SHIPMENTS).where(SHIPMENTS.c.order_id.not_in(["Z0", "Z1"]))
-                     .values(status="delivered", delivered_at=NOW))  # fmt: skip
-    run_tick(engine, CONFIG, NOW + timedelta(minutes=5))  # the incident resolves
+    _incident_resolved(engine)
     monkeypatch.setattr(inhibition, "ID_CHUNK", 1)  # every member in a list of its own
     assert inhibition.release_inhibited(engine, NOW + timedelta(minutes=6)) == 2
     assert [w for _, w in notified(engine) if w == "uninhibited"] == ["uninhibited"] * 2
